@@ -32,8 +32,11 @@ def ensure_npm_deps() -> None:
     npm = shutil.which("npm")
     if npm is None:
         raise RuntimeError("npm is required to install anvil and the OP contracts (devnet/package.json)")
-    subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--prefix", str(DEVNET_DIR)], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund", "--prefix", str(DEVNET_DIR)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     if not ANVIL_BIN.exists():
         raise RuntimeError(f"npm ci did not install anvil at {ANVIL_BIN}")
 
@@ -86,15 +89,17 @@ class AnvilNode:
                 self.process.wait(timeout=5)
 
 
-def start_anvil(args: list[str], log_path: Path | None = None, port: int | None = None,
-                ready_timeout: float = 20.0) -> AnvilNode:
+def start_anvil(
+    args: list[str], log_path: Path | None = None, port: int | None = None, ready_timeout: float = 20.0
+) -> AnvilNode:
     """Start anvil with ``args`` (without --port) and wait until it answers."""
     ensure_npm_deps()
     port = port or free_port()
     cmd = [str(ANVIL_BIN), "--port", str(port), "--host", "127.0.0.1", *args]
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
-    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                            env={**os.environ, "NO_COLOR": "1"})
+    proc = subprocess.Popen(
+        cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, "NO_COLOR": "1"}
+    )
     node = AnvilNode(proc, port, cmd, log_path)
     deadline = time.monotonic() + ready_timeout
     while True:

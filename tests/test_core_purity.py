@@ -20,13 +20,18 @@ def test_importing_every_core_module_pulls_in_nothing_forbidden():
         f"bad = [m for m in {FORBIDDEN!r} if m in sys.modules]\n"
         "print(','.join(bad))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=CORE.parents[1])
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=CORE.parents[1]
+    )
     assert out.stdout.strip() == "", f"core imports forbidden modules: {out.stdout.strip()}"
 
 
 def test_core_source_reads_no_clock():
     """Deterministic core: no wall-clock or sleep calls anywhere in common/derive."""
-    offenders = [f"{p.name}:{i}" for p in CORE.glob("*.py")
-                 for i, line in enumerate(p.read_text().splitlines(), 1) if CLOCK_CALLS.search(line)]
+    offenders = [
+        f"{p.name}:{i}"
+        for p in CORE.glob("*.py")
+        for i, line in enumerate(p.read_text().splitlines(), 1)
+        if CLOCK_CALLS.search(line)
+    ]
     assert offenders == []

@@ -55,8 +55,10 @@ class BlockID:
     def from_json(cls, obj: Any, field: str = "block") -> BlockID:
         if not isinstance(obj, dict):
             raise ValueError(f"{field}: expected an object")
-        return cls(hex_to_bytes(obj.get("hash", "0x" + "00" * 32), f"{field}.hash", 32),
-                   json_uint(obj.get("number", 0), f"{field}.number"))
+        return cls(
+            hex_to_bytes(obj.get("hash", "0x" + "00" * 32), f"{field}.hash", 32),
+            json_uint(obj.get("number", 0), f"{field}.number"),
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {"hash": "0x" + self.hash.hex(), "number": self.number}
@@ -98,8 +100,12 @@ class L1BlockRef:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {"hash": "0x" + self.hash.hex(), "number": self.number,
-                "parentHash": "0x" + self.parent_hash.hex(), "timestamp": self.timestamp}
+        return {
+            "hash": "0x" + self.hash.hex(),
+            "number": self.number,
+            "parentHash": "0x" + self.parent_hash.hex(),
+            "timestamp": self.timestamp,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +148,11 @@ class L2BlockRef:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {"hash": "0x" + self.hash.hex(), "number": self.number,
-                "parentHash": "0x" + self.parent_hash.hex(), "timestamp": self.timestamp,
-                "l1origin": self.l1_origin.to_json(), "sequenceNumber": self.sequence_number}
+        return {
+            "hash": "0x" + self.hash.hex(),
+            "number": self.number,
+            "parentHash": "0x" + self.parent_hash.hex(),
+            "timestamp": self.timestamp,
+            "l1origin": self.l1_origin.to_json(),
+            "sequenceNumber": self.sequence_number,
+        }

@@ -22,8 +22,18 @@ GRANITE_CHANNEL_TIMEOUT = 50
 MAX_SEQUENCER_DRIFT_FJORD = 1800
 """Fjord: max sequencer drift became a constant (seconds)."""
 
-FORKS = ("regolith", "canyon", "delta", "ecotone", "fjord", "granite", "holocene", "isthmus", "jovian",
-         "interop")
+FORKS = (
+    "regolith",
+    "canyon",
+    "delta",
+    "ecotone",
+    "fjord",
+    "granite",
+    "holocene",
+    "isthmus",
+    "jovian",
+    "interop",
+)
 """OP hard forks in activation order, as named by the ``<fork>_time`` keys of rollup.json."""
 
 
@@ -69,8 +79,11 @@ class RollupConfig:
         return t is not None and timestamp >= t
 
     def max_rlp_bytes_per_channel(self, timestamp: int) -> int:
-        return MAX_RLP_BYTES_PER_CHANNEL_FJORD if self.is_active("fjord", timestamp) \
+        return (
+            MAX_RLP_BYTES_PER_CHANNEL_FJORD
+            if self.is_active("fjord", timestamp)
             else MAX_RLP_BYTES_PER_CHANNEL_BEDROCK
+        )
 
     def effective_channel_timeout(self) -> int:
         """Go batcher rule: the Granite constant as soon as Granite is scheduled at all."""
@@ -90,19 +103,23 @@ class RollupConfig:
         try:
             genesis = obj["genesis"]
             sysc = genesis.get("system_config") or {}
-            forks = {f: json_uint(obj[f"{f}_time"], f"{f}_time") for f in FORKS
-                     if obj.get(f"{f}_time") is not None}
+            forks = {
+                f: json_uint(obj[f"{f}_time"], f"{f}_time") for f in FORKS if obj.get(f"{f}_time") is not None
+            }
             return cls(
                 genesis_l1=BlockID.from_json(genesis["l1"], "genesis.l1"),
                 genesis_l2=BlockID.from_json(genesis["l2"], "genesis.l2"),
                 genesis_l2_time=json_uint(genesis["l2_time"], "genesis.l2_time"),
                 system_config=GenesisSystemConfig(
-                    batcher_addr=hex_to_bytes(sysc.get("batcherAddr", "0x" + "00" * 20),
-                                              "genesis.system_config.batcherAddr", 20),
-                    overhead=hex_to_bytes(sysc.get("overhead", "0x" + "00" * 32),
-                                          "genesis.system_config.overhead", 32),
-                    scalar=hex_to_bytes(sysc.get("scalar", "0x" + "00" * 32),
-                                        "genesis.system_config.scalar", 32),
+                    batcher_addr=hex_to_bytes(
+                        sysc.get("batcherAddr", "0x" + "00" * 20), "genesis.system_config.batcherAddr", 20
+                    ),
+                    overhead=hex_to_bytes(
+                        sysc.get("overhead", "0x" + "00" * 32), "genesis.system_config.overhead", 32
+                    ),
+                    scalar=hex_to_bytes(
+                        sysc.get("scalar", "0x" + "00" * 32), "genesis.system_config.scalar", 32
+                    ),
                     gas_limit=json_uint(sysc.get("gasLimit", 30_000_000), "genesis.system_config.gasLimit"),
                 ),
                 block_time=json_uint(obj["block_time"], "block_time"),
@@ -113,9 +130,11 @@ class RollupConfig:
                 l2_chain_id=json_uint(obj["l2_chain_id"], "l2_chain_id"),
                 batch_inbox_address=hex_to_bytes(obj["batch_inbox_address"], "batch_inbox_address", 20),
                 deposit_contract_address=hex_to_bytes(
-                    obj.get("deposit_contract_address", "0x" + "00" * 20), "deposit_contract_address", 20),
+                    obj.get("deposit_contract_address", "0x" + "00" * 20), "deposit_contract_address", 20
+                ),
                 l1_system_config_address=hex_to_bytes(
-                    obj.get("l1_system_config_address", "0x" + "00" * 20), "l1_system_config_address", 20),
+                    obj.get("l1_system_config_address", "0x" + "00" * 20), "l1_system_config_address", 20
+                ),
                 fork_times=forks,
             )
         except KeyError as exc:

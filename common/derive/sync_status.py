@@ -32,14 +32,28 @@ class SyncStatus:
     def from_json(cls, obj: Any) -> SyncStatus:
         if not isinstance(obj, dict):
             raise ValueError("optimism_syncStatus: expected an object")
-        l1 = {k: L1BlockRef.from_json(obj.get(k), k) for k in cls._L1_KEYS}
-        l2 = {k: L2BlockRef.from_json(obj.get(k), k) for k in cls._L2_KEYS}
-        # Older nodes have no local_safe_l2 / cross_unsafe_l2: fall back to the closest older field.
-        if "local_safe_l2" not in obj:
-            l2["local_safe_l2"] = l2["safe_l2"]
-        if "cross_unsafe_l2" not in obj:
-            l2["cross_unsafe_l2"] = l2["unsafe_l2"]
-        return cls(**l1, **l2)
+        def l1(key: str) -> L1BlockRef:
+            return L1BlockRef.from_json(obj.get(key), key)
+
+        def l2(key: str, fallback: str | None = None) -> L2BlockRef:
+            # Older nodes lack local_safe_l2 / cross_unsafe_l2: fall back to the closest older field.
+            if key not in obj and fallback is not None:
+                key = fallback
+            return L2BlockRef.from_json(obj.get(key), key)
+
+        return cls(
+            current_l1=l1("current_l1"),
+            current_l1_finalized=l1("current_l1_finalized"),
+            head_l1=l1("head_l1"),
+            safe_l1=l1("safe_l1"),
+            finalized_l1=l1("finalized_l1"),
+            unsafe_l2=l2("unsafe_l2"),
+            safe_l2=l2("safe_l2"),
+            finalized_l2=l2("finalized_l2"),
+            pending_safe_l2=l2("pending_safe_l2"),
+            cross_unsafe_l2=l2("cross_unsafe_l2", "unsafe_l2"),
+            local_safe_l2=l2("local_safe_l2", "safe_l2"),
+        )
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {k: getattr(self, k).to_json() for k in self._L1_KEYS}
