@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,9 +25,10 @@ from typing import Any, Protocol
 
 from common.derive.block_ref import L2BlockRef
 from common.derive.sync_status import SyncStatus
+from common.service.log import get_logger
 from proposer import contracts
 
-log = logging.getLogger("proposer")
+log = get_logger("proposer")
 
 ZERO_HASH = b"\x00" * 32
 PROPOSAL_SEND_TIMEOUT = 600.0
@@ -193,7 +193,7 @@ class ProposerDriver:
         try:
             found = await (self.fetch_l2oo() if self.cfg.mode is Mode.L2OO else self.fetch_dgf())
         except Exception as exc:  # any RPC or contract failure: the next tick re-derives everything
-            log.warning("Error getting proposal", extra={"fields": {"err": str(exc)}})
+            log.warn("Error getting proposal", err=str(exc))
             return None
         if isinstance(found, Skip):
             log.debug(found.value)
@@ -204,13 +204,9 @@ class ProposerDriver:
         except Exception as exc:
             log.error(
                 "Failed to send proposal transaction",
-                extra={
-                    "fields": {
-                        "err": str(exc),
-                        "l1blocknum": found.current_l1_number,
-                        "l1blockhash": "0x" + found.current_l1_hash.hex(),
-                    }
-                },
+                err=str(exc),
+                l1blocknum=found.current_l1_number,
+                l1blockhash="0x" + found.current_l1_hash.hex(),
             )
             return None
 
@@ -314,10 +310,7 @@ class ProposerDriver:
                 ),
                 bond,
             )
-        log.info(
-            "Proposing output root",
-            extra={"fields": {"output": "0x" + proposal.root.hex(), "block": proposal.block_ref.number}},
-        )
+        log.info("Proposing output root", output="0x" + proposal.root.hex(), block=proposal.block_ref.number)
         result = await self.sender.send(tx)
         fields = {
             "tx_hash": "0x" + result.tx_hash.hex(),
@@ -325,9 +318,9 @@ class ProposerDriver:
             "l1blockhash": "0x" + proposal.current_l1_hash.hex(),
         }
         if result.status == 1:
-            log.info("Proposer tx successfully published", extra={"fields": fields})
+            log.info("Proposer tx successfully published", **fields)
         else:
-            log.error("Proposer tx successfully published but reverted", extra={"fields": fields})
+            log.error("Proposer tx successfully published but reverted", **fields)
         self.hooks.proposed(proposal, result)
         return result
 

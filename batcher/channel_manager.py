@@ -1,0 +1,682 @@
+"""The batcher's channel manager: L2 blocks in, batcher transactions out (op-batcher.md §4.5-§4.8).
+
+The loop, as the driver runs it (one task owns the manager; every method is synchronous and fast):
+
+1. ``add_l2_block`` for each newly loaded block (raises :class:`ReorgDetected` if it does not extend
+   the tip); ``apply_sync_actions`` each tick (clear, or prune safe blocks and channels).
+2. ``tx_data(l1_head, ...)`` until it returns no tx: it fills the current channel from the block queue,
+   closes it when full or a deadline passed, and hands out frames of the *oldest* channel that has
+   some, in order. For ``auto`` DA it re-decides calldata vs blobs before a channel's first tx and
+   rebuilds the channel if the choice changed.
+3. ``tx_confirmed`` / ``tx_failed`` for each receipt: a failure rewinds that channel's frame cursor; a
+   channel whose frames landed more than the channel timeout apart is dropped with every newer
+   channel, and its blocks are queued again.
+
+Blocks stay in the queue until they are safe (``prune_safe_blocks``); the cursor marks the first block
+not yet in a channel, so dropping a channel is just moving the cursor back.
+
+Beyond Go:
+
+* **No empty channels.** A channel is only opened with a block to put in it; a block that does not fit
+  even an empty channel is reported (:class:`BlockTooLarge`) instead of looping on empty channels.
+* **Backlog fill rule.** The max-channel-duration deadline is waived while the channel's DA estimate
+  plus the not-yet-loaded backlog (``backlog_blocks`` x the channel's mean DA bytes per block) would
+  reach the channel's target size: a catching-up batcher fills channels instead of closing them
+  half-empty (Go issue #18092). The sequencing-window and channel-timeout deadlines always apply.
+* **Sequencing-window guard.** A channel whose oldest L1 origin's window closes before the next L1
+  block is never handed out (:class:`SeqWindowExpired`): derivation would drop it, so posting it only
+  burns funds (Go issue #13150). The sequencer will reorg those blocks and sync actions reset us.
+* **Restart recovery.** ``recover_submitted`` marks blocks whose channels are already complete on L1
+  as submitted, so a restart does not post them again.
+* **Flush** closes the current channel whatever frames it already produced (Go only closes one with no
+  frames yet).
+
+* **Deadlines without new blocks.** The open channel's deadlines are checked on every ``tx_data``
+  call, not only when a new block arrived (Go returns EOF first).
+* **Linear backlog drain.** Channels whose frames all went out are skipped by an index, so draining
+  thousands of queued channels costs O(1) per ``tx_data`` (Go rescans the whole queue).
+
+Results are returned as event objects (``events`` on each result) that the driver logs and turns
+into metrics; nothing here logs, does I/O or reads a clock.
+
+Driver sketch::
+
+    actions = compute_sync_actions(status, prev_current_l1, m.blocks_in_state(), m.channels)
+    rng = m.apply_sync_actions(actions)           # unless OutOfSync
+    for n in rng: m.add_l2_block(block_from_rpc(...))   # ReorgDetected => wait for node sync, clear
+    while (r := m.tx_data(l1_head, gas_prices=caps, is_throttling=t,
+                          backlog_blocks=status.unsafe_l2.number - newest_loaded)).tx is not None:
+        send r.tx.calldata or r.tx.blob_payloads
+    # per receipt: m.tx_confirmed(tx.id, inclusion_block) or m.tx_failed(tx.id)
+    controller.update(m.unsafe_da_bytes, now)     # batcher.throttle
+"""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from batcher.channel import Channel, ChannelOutLike, CloseReason, ConfirmOutcome, L2Block, TxData, TxID
+from batcher.channel_config import ChannelConfig, DAChoice, DAConfigSelector, GasPriceCaps
+from batcher.sync_actions import BlockRange, BlocksInState, SyncActions
+from common.derive.block_ref import BlockID
+from common.derive.rollup_config import RollupConfig
+
+ChannelOutFactory = Callable[[ChannelConfig, RollupConfig, bytes], ChannelOutLike]
+"""Builds a channel out for a config, rollup config and channel id."""
+
+CHANNEL_ID_LENGTH = 16
+
+
+class ReorgDetected(Exception):
+    """Go ErrReorg: a loaded block's parent is not the tip of the queue."""
+
+    def __init__(self, number: int, parent_hash: bytes, tip: bytes) -> None:
+        super().__init__(
+            f"block does not extend existing chain: block {number} has parent "
+            f"0x{parent_hash.hex()}, tip is 0x{tip.hex()}"
+        )
+        self.number = number
+        self.parent_hash = parent_hash
+        self.tip = tip
+
+
+# ---- events -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelOpened:
+    """Go ``Created channel``."""
+
+    channel_id: bytes
+    l1_head: BlockID
+    blocks_pending: int
+    l1_origin_last_submitted: BlockID
+    config: ChannelConfig
+
+
+@dataclass(frozen=True, slots=True)
+class BlocksAdded:
+    """Blocks moved from the queue into the current channel (Go RecordL2BlocksAdded)."""
+
+    channel_id: bytes
+    count: int
+    blocks_pending: int
+    input_bytes: int
+    ready_bytes: int
+    latest_l2: BlockID
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelClosed:
+    """Go ``Channel closed``: the channel is full and all its frames exist."""
+
+    channel_id: bytes
+    reason: CloseReason
+    blocks: int
+    frames: int
+    input_bytes: int
+    output_bytes: int
+    blocks_pending: int
+    block_cursor: int
+    oldest_l1_origin: BlockID | None
+    latest_l1_origin: BlockID | None
+    oldest_l2: BlockID
+    latest_l2: BlockID
+
+    @property
+    def compr_ratio(self) -> float:
+        return self.output_bytes / self.input_bytes if self.input_bytes else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ForceClosed:
+    """Go ``Force-closing channel and creating frames`` (flush)."""
+
+    channel_id: bytes
+
+
+class DropReason(enum.Enum):
+    """Why a channel was dropped and its blocks queued again."""
+
+    TIMED_OUT_ON_CHAIN = "channel timed out on chain"
+    DA_TYPE_SWITCH = "Recomputing optimal ChannelConfig: changing DA type and requeing blocks..."
+    NEWER_THAN_INVALIDATED = "newer than an invalidated channel"
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelDropped:
+    """Go ``Dropped channel``."""
+
+    channel_id: bytes
+    reason: DropReason
+    blocks: int
+
+
+@dataclass(frozen=True, slots=True)
+class DAChosen:
+    """An auto-DA decision (Go logs ``Using blob/calldata channel config`` with the costs)."""
+
+    choice: DAChoice
+    switched: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelTimedOut:
+    """Go ``Channel timed out`` (WARN) + metric ``channel_timed_out``."""
+
+    channel_id: bytes
+    min_inclusion_block: int
+    max_inclusion_block: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelFullySubmitted:
+    """Go ``Channel is fully submitted``."""
+
+    channel_id: bytes
+    blocks: int
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownTx:
+    """Go ``transaction from unknown channel marked as failed/confirmed``."""
+
+    tx_id: TxID
+    confirmed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SeqWindowExpired:
+    """Alert: the ready channel's oldest block is past its sequencing window; nothing was sent."""
+
+    channel_id: bytes
+    oldest_l1_origin: int
+    l1_head: int
+    seq_window_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class BlockTooLarge:
+    """Alert: a block does not fit even an empty channel (e.g. over the RLP limit); nothing was sent."""
+
+    block: BlockID
+    reason: CloseReason
+    detail: str = ""
+    """The channel out's error text, naming the sizes involved."""
+
+
+ManagerEvent = (
+    ChannelOpened
+    | BlocksAdded
+    | ChannelClosed
+    | ForceClosed
+    | ChannelDropped
+    | DAChosen
+    | ChannelTimedOut
+    | ChannelFullySubmitted
+    | UnknownTx
+    | SeqWindowExpired
+    | BlockTooLarge
+)
+
+
+class Blocked(enum.Enum):
+    """Why ``tx_data`` handed out nothing although data exists (the driver alerts on these)."""
+
+    SEQ_WINDOW_EXPIRED = "seq_window_expired"
+    BLOCK_TOO_LARGE = "block_too_large"
+
+
+@dataclass(frozen=True, slots=True)
+class TxDataResult:
+    """``tx`` None means "nothing to send now" (Go io.EOF), ``blocked`` says if that is an alert."""
+
+    tx: TxData | None
+    events: tuple[ManagerEvent, ...] = ()
+    blocked: Blocked | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptResult:
+    """What a receipt (or failure) did."""
+
+    outcome: ConfirmOutcome | None
+    """None for failures; UNKNOWN_TX if the id was not ours."""
+    events: tuple[ManagerEvent, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelOnL1:
+    """A channel the batcher already completed on L1, as decoded from its own recent transactions.
+
+    ``parent_check`` is a prefix of the parent hash of ``first_block`` (20 bytes from a span batch's
+    parent_check, or the full 32 from a singular batch); ``l1_origin_check`` optionally a prefix of the
+    last block's L1 origin hash (a span batch's l1_origin_check).
+    """
+
+    channel_id: bytes
+    first_block: int
+    last_block: int
+    parent_check: bytes
+    inclusion_block: BlockID
+    l1_origin_check: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryResult:
+    blocks_skipped: int
+    channels_recovered: int
+    stopped: str | None = None
+    """Why recovery stopped before the end of the given channels (None if all matched)."""
+
+
+def block_number_at(rollup: RollupConfig, timestamp: int) -> int:
+    """The L2 block number with this timestamp (batches carry timestamps, not numbers)."""
+    return rollup.genesis_l2.number + (timestamp - rollup.genesis_l2_time) // rollup.block_time
+
+
+def _default_channel_out(cfg: ChannelConfig, rollup: RollupConfig, channel_id: bytes) -> ChannelOutLike:
+    from common.derive.channel_out import new_channel_out
+
+    out: ChannelOutLike = new_channel_out(cfg.channel_out_config(), rollup, channel_id)
+    return out
+
+
+def _random_channel_id() -> bytes:
+    return secrets.token_bytes(CHANNEL_ID_LENGTH)
+
+
+@dataclass
+class _Pass:
+    """Events collected during one public call."""
+
+    events: list[ManagerEvent] = field(default_factory=list)
+
+    def add(self, event: ManagerEvent) -> None:
+        self.events.append(event)
+
+
+class ChannelManager:
+    """Block queue + cursor, channel queue and tx bookkeeping. Not thread-safe; one owner."""
+
+    def __init__(
+        self,
+        rollup: RollupConfig,
+        selector: DAConfigSelector,
+        *,
+        channel_out_factory: ChannelOutFactory | None = None,
+        new_channel_id: Callable[[], bytes] | None = None,
+        initial_prices: GasPriceCaps | None = None,
+    ) -> None:
+        self.rollup = rollup
+        self._selector = selector
+        self._factory = channel_out_factory or _default_channel_out
+        self._new_id = new_channel_id or _random_channel_id
+        self.default_config: ChannelConfig = selector.channel_config(initial_prices).config
+        self._blocks: list[L2Block] = []
+        self._cursor = 0
+        self._tip: bytes | None = None
+        self.l1_origin_last_submitted = BlockID(b"\x00" * 32, 0)
+        self._current: Channel | None = None
+        self._channels: list[Channel] = []
+        self._scan_from = 0
+        """Channels before this index are full with every frame handed out (keeps tx_data O(1))."""
+        self._tx_channels: dict[TxID, Channel] = {}
+
+    # ---- state --------------------------------------------------------------------------------
+
+    @property
+    def blocks(self) -> Sequence[L2Block]:
+        return self._blocks
+
+    @property
+    def block_cursor(self) -> int:
+        return self._cursor
+
+    @property
+    def pending_blocks(self) -> int:
+        """Blocks loaded but not yet in a channel."""
+        return len(self._blocks) - self._cursor
+
+    @property
+    def channels(self) -> Sequence[Channel]:
+        """The channel queue, oldest first (sync-actions input)."""
+        return self._channels
+
+    @property
+    def current_channel(self) -> Channel | None:
+        return self._current
+
+    def blocks_in_state(self) -> BlocksInState | None:
+        if not self._blocks:
+            return None
+        return BlocksInState(self._blocks[0].number, [b.hash for b in self._blocks])
+
+    @property
+    def pending_da_bytes(self) -> int:
+        """DA estimate of the blocks not yet in a channel."""
+        return sum(b.da_size_estimate for b in self._blocks[self._cursor :])
+
+    @property
+    def unsafe_da_bytes(self) -> int:
+        """Throttling input (§4.12): pending blocks + each queued channel's estimate or output."""
+        return self.pending_da_bytes + sum(ch.unsafe_da_bytes for ch in self._channels)
+
+    # ---- loading and sync ---------------------------------------------------------------------
+
+    def clear(self, l1_origin_last_submitted: BlockID) -> None:
+        """Forget everything; duration timeouts restart from ``l1_origin_last_submitted``.
+
+        A zero origin (safe head at L2 genesis) means the rollup's genesis L1 block, as in Go.
+        """
+        if l1_origin_last_submitted.number == 0:
+            l1_origin_last_submitted = self.rollup.genesis_l1
+        self._blocks = []
+        self._cursor = 0
+        self._tip = None
+        self.l1_origin_last_submitted = l1_origin_last_submitted
+        self._current = None
+        self._channels = []
+        self._scan_from = 0
+        self._tx_channels = {}
+
+    def add_l2_block(self, block: L2Block) -> None:
+        """Queue a loaded block; raise :class:`ReorgDetected` if it does not extend the tip."""
+        if self._tip is not None and block.parent_hash != self._tip:
+            raise ReorgDetected(block.number, block.parent_hash, self._tip)
+        self._blocks.append(block)
+        self._tip = block.hash
+
+    def prune_safe_blocks(self, n: int) -> None:
+        """Drop ``n`` safe blocks from the front of the queue."""
+        if n > len(self._blocks) or n < 0:
+            raise ValueError(f"cannot prune {n} blocks: {len(self._blocks)} in state")
+        del self._blocks[:n]
+        self._cursor = max(0, self._cursor - n)
+
+    def prune_channels(self, n: int) -> None:
+        """Drop ``n`` channels (all safe) from the front of the channel queue.
+
+        Their tx ids stay mapped so late receipts (num-confirmations after the safe head moved) are
+        still recognised.
+        """
+        if n > len(self._channels) or n < 0:
+            raise ValueError(f"cannot prune {n} channels: {len(self._channels)} in queue")
+        if self._current is not None and self._current in self._channels[:n]:
+            self._current = None
+        del self._channels[:n]
+        self._scan_from = max(0, self._scan_from - n)
+
+    def apply_sync_actions(self, actions: SyncActions) -> BlockRange | None:
+        """Clear or prune as the sync actions say; return the block range the driver must load."""
+        if actions.clear_state is not None:
+            self.clear(actions.clear_state)
+        else:
+            self.prune_safe_blocks(actions.blocks_to_prune)
+            self.prune_channels(actions.channels_to_prune)
+        return actions.blocks_to_load
+
+    # ---- publishing ----------------------------------------------------------------------------
+
+    def tx_data(
+        self,
+        l1_head: BlockID,
+        *,
+        is_throttling: bool = False,
+        force_publish: bool = False,
+        gas_prices: GasPriceCaps | None = None,
+        ignore_max_channel_duration: bool = False,
+        backlog_blocks: int = 0,
+    ) -> TxDataResult:
+        """The next batcher tx to send, or none.
+
+        ``gas_prices`` feed the auto-DA decision (None keeps the last choice); ``backlog_blocks`` is
+        how many unsafe blocks the driver knows about but has not loaded yet (backlog fill rule);
+        ``ignore_max_channel_duration`` is Go's switch for mid-range publishing.
+        """
+        p = _Pass()
+        ready, blocked = self._ready_channel(
+            p, l1_head, force_publish, ignore_max_channel_duration, backlog_blocks
+        )
+        if ready is not None and ready.none_submitted and self._selector.is_auto:
+            choice = self._selector.channel_config(gas_prices, is_throttling=is_throttling)
+            switched = choice.config.use_blobs != self.default_config.use_blobs
+            p.add(DAChosen(choice, switched))
+            if switched:
+                self._invalidate(p, ready, DropReason.DA_TYPE_SWITCH)
+                self.default_config = choice.config
+                ready, blocked = self._ready_channel(
+                    p, l1_head, force_publish, ignore_max_channel_duration, backlog_blocks
+                )
+        if ready is None:
+            return TxDataResult(None, tuple(p.events), blocked)
+        if ready.seq_window_expired(l1_head.number):
+            assert ready.oldest_l1_origin is not None
+            p.add(
+                SeqWindowExpired(
+                    ready.id, ready.oldest_l1_origin.number, l1_head.number, ready.config.seq_window_size
+                )
+            )
+            return TxDataResult(None, tuple(p.events), Blocked.SEQ_WINDOW_EXPIRED)
+        tx = ready.next_tx_data()
+        self._tx_channels[tx.id] = ready
+        latest = ready.latest_l1_origin
+        if latest is not None and latest.number > self.l1_origin_last_submitted.number:
+            self.l1_origin_last_submitted = latest
+        return TxDataResult(tx, tuple(p.events))
+
+    def _ready_channel(
+        self, p: _Pass, l1_head: BlockID, force: bool, ignore_duration: bool, backlog_blocks: int
+    ) -> tuple[Channel | None, Blocked | None]:
+        """Go getReadyChannel: the oldest channel with tx data, else fill/close the current one.
+
+        Unlike Go, deadlines of the open channel are checked even when no new block arrived.
+        """
+        for i in range(self._scan_from, len(self._channels)):
+            ch = self._channels[i]
+            if ch.has_tx_data():
+                return ch, None
+            if i == self._scan_from and ch.is_full and ch.pending_frames == 0:
+                self._scan_from += 1  # only a failed tx can give this channel frames again
+        cur = self._current
+        if self.pending_blocks > 0:
+            cur = self._ensure_channel_with_space(p, l1_head)
+            if self._process_blocks(p, cur) == 0 and not cur.blocks:
+                # The first block of an empty channel was refused: never emit an empty channel.
+                first = self._blocks[self._cursor]
+                reason = cur.close_reason or CloseReason.COMPRESSOR_FULL
+                p.add(BlockTooLarge(BlockID(first.hash, first.number), reason, cur.rejection or ""))
+                self._channels.remove(cur)
+                self._scan_from = min(self._scan_from, len(self._channels))
+                self._current = None
+                return None, Blocked.BLOCK_TOO_LARGE
+        if cur is None:
+            return None, None
+        if force and not cur.is_full:
+            p.add(ForceClosed(cur.id))
+            cur.terminate()
+        elif not cur.is_full:
+            ignore = ignore_duration or (
+                backlog_blocks > 0
+                and cur.max_duration_reached(l1_head.number)
+                and self._backlog_fills(cur, backlog_blocks)
+            )
+            cur.check_timeout(l1_head.number, ignore_max_duration=ignore)
+        self._output_frames(p, cur)
+        return (cur, None) if cur.has_tx_data() else (None, None)
+
+    def _ensure_channel_with_space(self, p: _Pass, l1_head: BlockID) -> Channel:
+        cur = self._current
+        if cur is not None and not cur.is_full:
+            return cur
+        cfg = self.default_config
+        channel_id = self._new_id()
+        ch = Channel(cfg, self._factory(cfg, self.rollup, channel_id), self.l1_origin_last_submitted.number)
+        self._current = ch
+        self._channels.append(ch)
+        p.add(ChannelOpened(ch.id, l1_head, self.pending_blocks, self.l1_origin_last_submitted, cfg))
+        return ch
+
+    def _process_blocks(self, p: _Pass, ch: Channel) -> int:
+        """Move blocks from the cursor into the channel until one is refused or the channel fills."""
+        added = 0
+        while self._cursor < len(self._blocks):
+            if not ch.add_block(self._blocks[self._cursor]):
+                break  # the cursor stays: the refused block goes into the next channel
+            self._cursor += 1
+            added += 1
+            if ch.is_full:
+                break
+        if added:
+            p.add(
+                BlocksAdded(ch.id, added, self.pending_blocks, ch.input_bytes, ch.ready_bytes, ch.latest_l2)
+            )
+        return added
+
+    @staticmethod
+    def _backlog_fills(ch: Channel, backlog_blocks: int) -> bool:
+        """Would the known, not-yet-loaded backlog alone fill this channel? Then ignore max duration."""
+        if backlog_blocks <= 0 or not ch.blocks:
+            return False
+        projected = ch.da_bytes + backlog_blocks * ch.da_bytes // len(ch.blocks)
+        return projected >= ch.config.target_output_size
+
+    def _output_frames(self, p: _Pass, ch: Channel) -> None:
+        if ch.output_frames():
+            assert ch.close_reason is not None
+            p.add(
+                ChannelClosed(
+                    ch.id,
+                    ch.close_reason,
+                    len(ch.blocks),
+                    len(ch.frames),
+                    ch.input_bytes,
+                    ch.output_bytes,
+                    self.pending_blocks,
+                    self._cursor,
+                    ch.oldest_l1_origin,
+                    ch.latest_l1_origin,
+                    ch.oldest_l2,
+                    ch.latest_l2,
+                )
+            )
+
+    # ---- receipts -----------------------------------------------------------------------------
+
+    def tx_confirmed(self, tx_id: TxID, inclusion_block: BlockID) -> ReceiptResult:
+        """A batcher tx was included: may complete, or time out (and drop), its channel."""
+        p = _Pass()
+        ch = self._tx_channels.pop(tx_id, None)
+        if ch is None:
+            p.add(UnknownTx(tx_id, confirmed=True))
+            return ReceiptResult(ConfirmOutcome.UNKNOWN_TX, tuple(p.events))
+        outcome = ch.tx_confirmed(tx_id, inclusion_block)
+        if ch in self._channels:  # receipts of pruned or dropped channels change nothing
+            if outcome is ConfirmOutcome.TIMED_OUT:
+                p.add(ChannelTimedOut(ch.id, ch.min_inclusion_block or 0, ch.max_inclusion_block))
+                self._invalidate(p, ch, DropReason.TIMED_OUT_ON_CHAIN)
+            elif outcome is ConfirmOutcome.FULLY_SUBMITTED:
+                p.add(ChannelFullySubmitted(ch.id, len(ch.blocks)))
+        return ReceiptResult(outcome, tuple(p.events))
+
+    def tx_failed(self, tx_id: TxID) -> ReceiptResult:
+        """A batcher tx failed for good: its frames (and all later ones) will be sent again."""
+        ch = self._tx_channels.pop(tx_id, None)
+        if ch is None:
+            return ReceiptResult(ConfirmOutcome.UNKNOWN_TX, (UnknownTx(tx_id, confirmed=False),))
+        if ch.tx_failed(tx_id) and ch in self._channels:
+            self._scan_from = min(self._scan_from, self._channels.index(ch))
+        return ReceiptResult(None)
+
+    def _invalidate(self, p: _Pass, ch: Channel, reason: DropReason) -> None:
+        """Requeue the channel's blocks and drop it with every newer channel (Go handleChannelInvalidated)."""
+        if ch.blocks:
+            self._cursor = min(self._cursor, self._index_of(ch.blocks[0]))
+        idx = self._channels.index(ch)
+        for i, dropped in enumerate(self._channels[idx:]):
+            p.add(
+                ChannelDropped(
+                    dropped.id, reason if i == 0 else DropReason.NEWER_THAN_INVALIDATED, len(dropped.blocks)
+                )
+            )
+        del self._channels[idx:]
+        self._scan_from = min(self._scan_from, idx)
+        self._current = None
+
+    def _index_of(self, block: L2Block) -> int:
+        """Queue index of a block still in state (0 if it was already pruned as safe)."""
+        if not self._blocks:
+            return 0
+        idx = block.number - self._blocks[0].number
+        if idx < 0:
+            return 0
+        if idx >= len(self._blocks) or self._blocks[idx].hash != block.hash:
+            raise ValueError(f"channel block {block.number} (0x{block.hash.hex()}) is not in state")
+        return idx
+
+    # ---- restart recovery ---------------------------------------------------------------------
+
+    def recover_submitted(self, on_l1: Sequence[ChannelOnL1]) -> RecoveryResult:
+        """Treat channels already complete on L1 as submitted so their blocks are not posted again.
+
+        Channels must follow one another from the first pending block (the driver passes the
+        batcher's own recent channels, oldest first). Each one becomes a fully-submitted entry of the
+        channel queue, so sync actions prune it once safe, and reset us if the safe head stalls
+        behind it (e.g. derivation rejected it). Stops at the first channel that does not match the
+        block queue by number and parent hash.
+        """
+        if self._current is not None and not self._current.is_full:
+            return RecoveryResult(0, 0, "a channel is open")
+        skipped = recovered = 0
+        for c in sorted(on_l1, key=lambda c: c.first_block):
+            if self._cursor >= len(self._blocks):
+                return RecoveryResult(skipped, recovered, "no pending blocks left")
+            base = self._blocks[0].number
+            first, last = c.first_block - base, c.last_block - base
+            if first < self._cursor and last < self._cursor:
+                continue  # already covered (e.g. an older channel of the same range)
+            if first != self._cursor:
+                return RecoveryResult(
+                    skipped,
+                    recovered,
+                    f"channel {c.channel_id.hex()} starts at block "
+                    f"{c.first_block}, next pending block is {base + self._cursor}",
+                )
+            if last < first or last >= len(self._blocks):
+                return RecoveryResult(
+                    skipped,
+                    recovered,
+                    f"channel {c.channel_id.hex()} ends at block "
+                    f"{c.last_block}, beyond the newest block in state",
+                )
+            if not self._blocks[first].parent_hash.startswith(c.parent_check) or not c.parent_check:
+                return RecoveryResult(
+                    skipped,
+                    recovered,
+                    f"channel {c.channel_id.hex()} parent check does not match block {c.first_block}",
+                )
+            if c.l1_origin_check and not self._blocks[last].l1_origin.hash.startswith(c.l1_origin_check):
+                return RecoveryResult(
+                    skipped,
+                    recovered,
+                    f"channel {c.channel_id.hex()} L1 origin check does not match block {c.last_block}",
+                )
+            blocks = self._blocks[first : last + 1]
+            ch = Channel.already_on_l1(self.default_config, c.channel_id, blocks, c.inclusion_block)
+            self._channels.append(ch)
+            self._cursor = last + 1
+            if (
+                ch.latest_l1_origin is not None
+                and ch.latest_l1_origin.number > self.l1_origin_last_submitted.number
+            ):
+                self.l1_origin_last_submitted = ch.latest_l1_origin
+            skipped += len(blocks)
+            recovered += 1
+        return RecoveryResult(skipped, recovered)

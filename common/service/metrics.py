@@ -1,0 +1,459 @@
+"""Prometheus plumbing shared by the services (op-service/metrics): registry, factory, server, pollers.
+
+Every series lives under ``op_<svc>_default`` (Go's procName is always ``default``). A :class:`Factory`
+creates metrics in a dedicated registry (with the standard process collectors) and records each one in a
+catalogue, so ``op-<svc> doc metrics`` prints exactly what ``/metrics`` serves. Counters keep their Go
+names verbatim: a name that does not end in ``_total`` is exported without one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import prometheus_client
+from aiohttp import web
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Summary,
+    generate_latest,
+)
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+
+from common.service.flags import Flag, FlagKind, ParsedFlags
+
+log = logging.getLogger(__name__)
+
+prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
+"""Go exports no ``*_created`` series; without this every counter/histogram would grow one."""
+
+RPC_DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+"""prometheus.DefBuckets, used by the rpc_server/rpc_client duration histograms."""
+BALANCE_POLL_INTERVAL = 10.0
+BALANCE_POLL_TIMEOUT = 60.0
+WEI_PER_ETHER = 10**18
+
+
+def namespace_for(service: str) -> str:
+    """``op-batcher`` / ``op_batcher`` -> ``op_batcher_default``."""
+    return service.replace("-", "_") + "_default"
+
+
+# --------------------------------------------------------------------------------------------------------
+# Flags
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    """The ``metrics.*`` flags."""
+
+    enabled: bool = False
+    addr: str = "0.0.0.0"
+    port: int = 7300
+
+    def check(self) -> None:
+        """op-service metrics CLIConfig.Check (only when enabled)."""
+        if self.enabled and not 0 <= self.port <= 65535:
+            raise ValueError("invalid metrics port")
+
+
+def metrics_flags(env_prefix: str) -> tuple[Flag, ...]:
+    return (
+        Flag(
+            "metrics.enabled",
+            FlagKind.BOOL,
+            "Enable the metrics server",
+            env=(f"{env_prefix}_METRICS_ENABLED",),
+        ),
+        Flag(
+            "metrics.addr",
+            FlagKind.STRING,
+            "Metrics listening address",
+            default="0.0.0.0",
+            env=(f"{env_prefix}_METRICS_ADDR",),
+        ),
+        Flag(
+            "metrics.port",
+            FlagKind.INT,
+            "Metrics listening port",
+            default=7300,
+            env=(f"{env_prefix}_METRICS_PORT",),
+        ),
+    )
+
+
+def read_metrics_config(parsed: ParsedFlags) -> MetricsConfig:
+    return MetricsConfig(
+        parsed.get_bool("metrics.enabled"), parsed.get_str("metrics.addr"), parsed.get_int("metrics.port")
+    )
+
+
+# --------------------------------------------------------------------------------------------------------
+# Registry and factory
+
+
+def new_registry(*, process_collectors: bool = True) -> CollectorRegistry:
+    """A fresh registry with the standard process / platform / GC collectors (Go: process + go_*)."""
+    registry = CollectorRegistry(auto_describe=True)
+    if process_collectors:
+        prometheus_client.ProcessCollector(registry=registry)
+        prometheus_client.PlatformCollector(registry=registry)
+        prometheus_client.GCCollector(registry=registry)
+    return registry
+
+
+@dataclass(frozen=True, slots=True)
+class MetricDoc:
+    """One row of ``doc metrics``: full series name, Prometheus type, help text, label names."""
+
+    name: str
+    type: str
+    help: str
+    labels: tuple[str, ...] = ()
+
+
+class ExactCounter(Collector):
+    """A counter exported under exactly its Go name (for Go counters without a ``_total`` suffix)."""
+
+    def __init__(self, name: str, documentation: str, labels: Sequence[str] = ()) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.labels = tuple(labels)
+        self._values: dict[tuple[str, ...], float] = {}
+
+    def inc(self, *label_values: str, amount: float = 1.0) -> None:
+        if len(label_values) != len(self.labels):
+            raise ValueError(f"counter {self.name} takes labels {self.labels}, got {label_values}")
+        self._values[label_values] = self._values.get(label_values, 0.0) + amount
+
+    def value(self, *label_values: str) -> float:
+        return self._values.get(label_values, 0.0)
+
+    def collect(self) -> Iterable[Metric]:
+        # Typed "unknown" (untyped in the text format): prometheus_client would otherwise rename the
+        # family metadata to <name>_total. The series name, which dashboards use, stays Go's.
+        metric = Metric(self.name, self.documentation, "unknown")
+        for label_values, value in sorted(self._values.items()):
+            metric.add_sample(self.name, dict(zip(self.labels, label_values, strict=True)), value)
+        yield metric
+
+    def describe(self) -> Iterable[Metric]:
+        yield Metric(self.name, self.documentation, "unknown")
+
+
+@dataclass(slots=True)
+class Event:
+    """Go metrics.Event: ``<name>_total`` counter + ``last_<name>_unix`` gauge, optionally labelled."""
+
+    total: Counter
+    last_time: Gauge
+    labelled: bool
+    clock: Callable[[], float] = time.time
+
+    def record(self, *label_values: str) -> None:
+        now = self.clock()
+        if self.labelled:
+            self.total.labels(*label_values).inc()
+            self.last_time.labels(*label_values).set(now)
+        else:
+            self.total.inc()
+            self.last_time.set(now)
+
+
+@dataclass(slots=True)
+class Factory:
+    """Creates metrics under one namespace in one registry and keeps the ``doc metrics`` catalogue."""
+
+    namespace: str
+    registry: CollectorRegistry = field(default_factory=new_registry)
+    docs: list[MetricDoc] = field(default_factory=list)
+
+    def _full(self, name: str, subsystem: str) -> str:
+        return "_".join(p for p in (self.namespace, subsystem, name) if p)
+
+    def _doc(self, name: str, subsystem: str, kind: str, help_text: str, labels: Sequence[str]) -> None:
+        self.docs.append(MetricDoc(self._full(name, subsystem), kind, help_text, tuple(labels)))
+
+    def counter(self, name: str, help_text: str, labels: Sequence[str] = (), subsystem: str = "") -> Counter:
+        """A counter whose Go name ends in ``_total`` (prometheus_client re-adds the suffix)."""
+        if not name.endswith("_total"):
+            raise ValueError(f"counter {name} does not end in _total; use exact_counter for Go's name")
+        self._doc(name, subsystem, "counter", help_text, labels)
+        return Counter(
+            name, help_text, labels, namespace=self.namespace, subsystem=subsystem, registry=self.registry
+        )
+
+    def exact_counter(
+        self, name: str, help_text: str, labels: Sequence[str] = (), subsystem: str = ""
+    ) -> ExactCounter:
+        self._doc(name, subsystem, "counter", help_text, labels)
+        counter = ExactCounter(self._full(name, subsystem), help_text, labels)
+        self.registry.register(counter)
+        return counter
+
+    def gauge(self, name: str, help_text: str, labels: Sequence[str] = (), subsystem: str = "") -> Gauge:
+        self._doc(name, subsystem, "gauge", help_text, labels)
+        return Gauge(
+            name, help_text, labels, namespace=self.namespace, subsystem=subsystem, registry=self.registry
+        )
+
+    def gauge_func(self, name: str, help_text: str, fn: Callable[[], float], subsystem: str = "") -> Gauge:
+        """A gauge sampled from ``fn`` at scrape time (Go GaugeFunc)."""
+        gauge = self.gauge(name, help_text, subsystem=subsystem)
+        gauge.set_function(fn)
+        return gauge
+
+    def histogram(
+        self,
+        name: str,
+        help_text: str,
+        buckets: Sequence[float],
+        labels: Sequence[str] = (),
+        subsystem: str = "",
+    ) -> Histogram:
+        self._doc(name, subsystem, "histogram", help_text, labels)
+        return Histogram(
+            name,
+            help_text,
+            labels,
+            namespace=self.namespace,
+            subsystem=subsystem,
+            registry=self.registry,
+            buckets=tuple(buckets),
+        )
+
+    def summary(self, name: str, help_text: str, labels: Sequence[str] = (), subsystem: str = "") -> Summary:
+        self._doc(name, subsystem, "summary", help_text, labels)
+        return Summary(
+            name, help_text, labels, namespace=self.namespace, subsystem=subsystem, registry=self.registry
+        )
+
+    def event(self, name: str, display_name: str, labels: Sequence[str] = (), subsystem: str = "") -> Event:
+        """Go NewEvent / NewEventVec: ``<name>_total`` and ``last_<name>_unix``."""
+        total = self.counter(f"{name}_total", f"Count of {display_name} events", labels, subsystem)
+        last = self.gauge(f"last_{name}_unix", f"Timestamp of last {display_name} event", labels, subsystem)
+        return Event(total, last, bool(labels))
+
+    def value(self, full_name: str, labels: dict[str, str] | None = None) -> float | None:
+        """Current sample value by exported name (tests and debugging)."""
+        return self.registry.get_sample_value(full_name, labels or {})
+
+
+# --------------------------------------------------------------------------------------------------------
+# Standard service metrics
+
+
+class ServiceMetrics:
+    """``info{version}`` and ``up`` (op-service opmetrics RecordInfo / RecordUp)."""
+
+    def __init__(self, factory: Factory, service: str = "service") -> None:
+        self.info = factory.gauge("info", "Pseudo-metric tracking version and config info", ("version",))
+        self.up = factory.gauge("up", f"1 if the {service} has finished starting up")
+
+    def record_info(self, version: str) -> None:
+        self.info.labels(version).set(1)
+
+    def record_up(self) -> None:
+        self.up.set(1)
+
+
+class RpcServerMetrics:
+    """``rpc_server_requests_total{method}`` and ``rpc_server_request_duration_seconds{method}``."""
+
+    def __init__(self, factory: Factory) -> None:
+        self.requests = factory.counter(
+            "requests_total", "Total requests to the RPC server", ("method",), "rpc_server"
+        )
+        self.duration = factory.histogram(
+            "request_duration_seconds",
+            "Histogram of RPC server request durations",
+            RPC_DURATION_BUCKETS,
+            ("method",),
+            "rpc_server",
+        )
+
+    def record(self, method: str, seconds: float) -> None:
+        self.requests.labels(method).inc()
+        self.duration.labels(method).observe(seconds)
+
+
+class RpcClientMetrics:
+    """``rpc_client_*`` series; implements common.rpc.client.RpcMetrics (``record(method, s, label)``)."""
+
+    def __init__(self, factory: Factory) -> None:
+        self.requests = factory.counter(
+            "requests_total", "Total RPC requests initiated by the RPC client", ("method",), "rpc_client"
+        )
+        self.duration = factory.histogram(
+            "request_duration_seconds",
+            "Histogram of RPC client request durations",
+            RPC_DURATION_BUCKETS,
+            ("method",),
+            "rpc_client",
+        )
+        self.responses = factory.counter(
+            "responses_total",
+            "Total RPC request responses received by the RPC client",
+            ("method", "error"),
+            "rpc_client",
+        )
+
+    def record(self, method: str, seconds: float, error_label: str) -> None:
+        """One finished request; ``error_label`` is ``<nil>``, ``rpc_<code>``, ``http_<status>``, ..."""
+        self.requests.labels(method).inc()
+        self.duration.labels(method).observe(seconds)
+        self.responses.labels(method, error_label).inc()
+
+
+# --------------------------------------------------------------------------------------------------------
+# Balance poller
+
+
+def wei_to_ether(wei: int) -> float:
+    """Exact rational -> nearest float, as Go's big.Rat Float64."""
+    return wei / WEI_PER_ETHER
+
+
+class BalancePoller:
+    """Polls ``fetch()`` (wei, e.g. eth_getBalance of the sender) every 10 s into the ``balance`` gauge."""
+
+    def __init__(
+        self,
+        factory: Factory,
+        address: str,
+        fetch: Callable[[], Awaitable[int]],
+        *,
+        interval: float = BALANCE_POLL_INTERVAL,
+        timeout: float = BALANCE_POLL_TIMEOUT,
+    ) -> None:
+        self.gauge = factory.gauge("balance", f"balance (in ether) of account {address}")
+        self.address = address
+        self._fetch = fetch
+        self._interval = interval
+        self._timeout = timeout
+        self._task: asyncio.Task[None] | None = None
+
+    async def poll_once(self) -> None:
+        """One poll; failures are logged (WARN, like Go) and leave the gauge unchanged."""
+        try:
+            wei = await asyncio.wait_for(self._fetch(), self._timeout)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning(
+                "failed to get balance of account",
+                extra={"go_fields": (("err", exc), ("address", self.address))},
+            )
+            return
+        self.gauge.set(wei_to_ether(wei))
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            await self.poll_once()
+
+    def start(self) -> None:
+        """Start polling; the first poll happens one interval after start (Go's ticker)."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="balance-poller")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+            log.info("balance metrics shutting down")
+
+
+# --------------------------------------------------------------------------------------------------------
+# Server
+
+
+class MetricsServer:
+    """Prometheus text exposition over HTTP on every path (``/metrics`` and ``/`` included), like promhttp."""
+
+    def __init__(self, registry: CollectorRegistry, host: str, port: int) -> None:
+        self.registry = registry
+        self.host = host
+        self._port = port
+        self._runner: web.AppRunner | None = None
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        body = generate_latest(self.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("GET", "/{tail:.*}", self._handle)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self._port)
+        await site.start()
+        self._runner = runner
+        self._port = _bound_port(runner, self._port)
+
+    @property
+    def port(self) -> int:
+        """The bound port (the real one when started with port 0)."""
+        return self._port
+
+    @property
+    def addr(self) -> str:
+        return f"{self.host}:{self._port}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+
+def _bound_port(runner: web.AppRunner, fallback: int) -> int:
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            return int(address[1])
+    return fallback
+
+
+# --------------------------------------------------------------------------------------------------------
+# doc metrics
+
+
+def doc_metrics_markdown(docs: Sequence[MetricDoc]) -> str:
+    """The ``doc metrics`` table (Go tablewriter layout: METRIC | DESCRIPTION | LABELS | TYPE)."""
+    rows = [("METRIC", "DESCRIPTION", "LABELS", "TYPE")]
+    rows += [(d.name, d.help, ",".join(d.labels), d.type) for d in docs]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = []
+    for index, row in enumerate(rows):
+        lines.append("| " + " | ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) + " |")
+        if index == 0:
+            lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines) + "\n"
+
+
+def doc_metrics_json(docs: Sequence[MetricDoc]) -> str:
+    """``doc metrics --format json``: a list of {type, name, help, labels}."""
+    return (
+        json.dumps([{"type": d.type, "name": d.name, "help": d.help, "labels": list(d.labels)} for d in docs])
+        + "\n"
+    )
+
+
+def doc_metrics(docs: Sequence[MetricDoc], fmt: str = "markdown") -> str:
+    """Render the catalogue; unknown formats fail with Go's ``invalid format: X``."""
+    if fmt == "markdown":
+        return doc_metrics_markdown(docs)
+    if fmt == "json":
+        return doc_metrics_json(docs)
+    raise ValueError(f"invalid format: {fmt}")

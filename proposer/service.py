@@ -1,0 +1,285 @@
+"""op-proposer as a service: flags -> clients, tx manager, driver, RPC and metrics servers.
+
+Start-up follows Go (op-proposer-txmgr.md §2.1): parse and check flags, logging, metrics, dial L1 and the
+rollup node(s), build the tx manager (``eth_chainId``, signer; a remote signer must answer
+``health_status``), ask the target contract for ``version()`` (fatal if it fails), start the metrics and
+JSON-RPC servers, record ``info``/``up``, then start the driver (after wait-node-sync if asked).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from common.derive.sync_status import SyncStatus
+from common.rpc.active import ActiveL2Provider, L2Provider, StaticL2Provider
+from common.rpc.errors import ExecutionRevertedError
+from common.rpc.eth import EthClient
+from common.rpc.rollup import OutputResponse, RollupClient
+from common.service.flags import CliError
+from common.service.lifecycle import CloseApp, report_cli_error, run_service
+from common.service.log import get_logger, setup_logging, warn_unknown_env_vars
+from common.service.metrics import (
+    BalancePoller,
+    Factory,
+    MetricsServer,
+    RpcClientMetrics,
+    RpcServerMetrics,
+    doc_metrics,
+    namespace_for,
+    new_registry,
+)
+from common.service.rpc_server import RpcServer
+from common.txmgr.metrics import TxMetrics
+from common.txmgr.signer import from_config as signer_from_config
+from common.txmgr.txmgr import TxCandidate, TxManager
+from proposer import contracts
+from proposer.driver import DriverConfig, Mode, ProposalTx, ProposerDriver, SendResult
+from proposer.flags import ENV_PREFIX, ProposerConfig, build_proposer_config, proposer_table
+from proposer.metrics import ProposerMetrics
+
+VERSION = "v1.13.0-py0.1.0"
+"""Reported by ``--version``, ``health_status``, ``/healthz`` and ``info{version}``."""
+NODE_SYNC_POLL = 12.0
+log = get_logger()
+
+
+class _L1(EthClient):
+    """The driver's L1Reader: ``eth_call`` at latest, revert reasons decoded for the log."""
+
+    async def call_contract(self, to: bytes, data: bytes) -> bytes:
+        try:
+            return await self.eth_call({"to": to, "data": data})
+        except ExecutionRevertedError as err:
+            raise RuntimeError(f"call reverted: {contracts.describe_revert(err.revert_data)}") from err
+
+
+@dataclass
+class _Reader:
+    eth: _L1
+
+    async def call(self, to: bytes, data: bytes) -> bytes:
+        return await self.eth.call_contract(to, data)
+
+    async def block_number(self) -> int:
+        return await self.eth.block_number()
+
+
+@dataclass
+class _Rollup:
+    provider: L2Provider
+
+    async def sync_status(self) -> SyncStatus:
+        return await (await self.provider.rollup_client()).sync_status()
+
+    async def output_at_block(self, number: int) -> OutputResponse:
+        return await (await self.provider.rollup_client()).output_at_block(number)
+
+
+@dataclass
+class _Sender:
+    txmgr: TxManager
+
+    @property
+    def from_address(self) -> bytes:
+        return self.txmgr.from_address
+
+    async def send(self, tx: ProposalTx) -> SendResult:
+        receipt = await self.txmgr.send(TxCandidate(to=tx.to, data=tx.data, value=tx.value))
+        return SendResult(receipt.transaction_hash, receipt.status, receipt.block_number)
+
+
+class ProposerService:
+    """Owns every component; ``start``/``stop`` are what the lifecycle runner calls."""
+
+    def __init__(self, cfg: ProposerConfig, factory: Factory | None) -> None:
+        self.cfg = cfg
+        self.factory = factory
+        self.metrics = ProposerMetrics(factory) if factory else None
+        rpc_metrics = RpcClientMetrics(factory) if factory else None
+        timeout = cfg.txmgr.network_timeout
+        self.l1 = _L1(cfg.l1_eth_rpc, timeout=timeout, metrics=rpc_metrics)
+        self.rollup = self._rollup_provider(cfg, timeout, rpc_metrics)
+        self.txmgr: TxManager | None = None
+        self.driver: ProposerDriver | None = None
+        self.rpc: RpcServer | None = None
+        self.metrics_server: MetricsServer | None = None
+        self.balance: BalancePoller | None = None
+
+    @staticmethod
+    def _rollup_provider(
+        cfg: ProposerConfig, timeout: float, rpc_metrics: RpcClientMetrics | None
+    ) -> L2Provider:
+        urls = cfg.rollup_rpcs
+        if len(urls) == 1:
+            return StaticL2Provider(RollupClient(urls[0], timeout=timeout, metrics=rpc_metrics), None)
+        return ActiveL2Provider(
+            urls,
+            None,
+            check_duration=cfg.active_sequencer_check_duration,
+            network_timeout=timeout,
+            rollup_factory=lambda url: RollupClient(url, timeout=timeout, metrics=rpc_metrics),
+            eth_factory=None,
+        )
+
+    async def setup(self) -> None:
+        cfg = self.cfg
+        chain_id = await self.l1.chain_id()
+        signer = await signer_from_config(cfg.txmgr.signer, chain_id)
+        tx_metrics = TxMetrics(self.factory.namespace, self.factory.registry) if self.factory else None
+        self.txmgr = TxManager(cfg.txmgr, self.l1, signer, tx_metrics, chain_id=chain_id)
+        await self.txmgr.init()
+        mode, address = (
+            (Mode.DGF, cfg.game_factory_address)
+            if cfg.game_factory_address
+            else (Mode.L2OO, cfg.l2oo_address)
+        )
+        if address is None:
+            raise ValueError("neither the `DisputeGameFactory` nor `L2OutputOracle` address was provided")
+        name = "DisputeGameFactory" if mode is Mode.DGF else "L2OutputOracle"
+        try:
+            version = contracts.decode_string(
+                await self.l1.call_contract(address, contracts.version_calldata())
+            )
+        except Exception as exc:
+            raise RuntimeError(f"failed to query {name} version at 0x{address.hex()}: {exc}") from exc
+        log.info(f"Connected to {name}", address="0x" + address.hex(), version=version)
+        self.driver = ProposerDriver(
+            DriverConfig(
+                mode=mode,
+                contract=address,
+                poll_interval=cfg.poll_interval,
+                network_timeout=cfg.txmgr.network_timeout,
+                allow_non_finalized=cfg.allow_non_finalized,
+                proposal_interval=cfg.proposal_interval,
+                game_type=cfg.game_type,
+            ),
+            _Reader(self.l1),
+            _Rollup(self.rollup),
+            _Sender(self.txmgr),
+            self.metrics,
+        )
+        if self.factory and self.metrics:
+            sender = "0x" + signer.address.hex()
+            self.balance = BalancePoller(self.factory, sender, lambda: self.l1.balance(signer.address))
+            self.metrics_server = MetricsServer(self.factory.registry, cfg.metrics.addr, cfg.metrics.port)
+        self.rpc = RpcServer(
+            cfg.rpc.addr,
+            cfg.rpc.port,
+            VERSION,
+            enable_admin=cfg.rpc.enable_admin,
+            metrics=RpcServerMetrics(self.factory) if self.factory else None,
+        )
+        self.rpc.register("admin_startProposer", self.admin_start, admin=True)
+        self.rpc.register("admin_stopProposer", self.admin_stop, admin=True)
+        for method, fn in self.txmgr.api().items():
+            self.rpc.register(method, fn, admin=True)
+
+    async def start(self) -> None:
+        assert self.rpc is not None
+        if self.balance:
+            self.balance.start()
+        if self.metrics_server:
+            await self.metrics_server.start()
+            log.info("Started metrics server", endpoint=f"{self.metrics_server.addr}")
+        else:
+            log.info("Metrics disabled")
+        await self.rpc.start()
+        log.info("Starting JSON-RPC server", endpoint=self.rpc.endpoint)
+        if self.metrics:
+            self.metrics.record_info(VERSION)
+            self.metrics.record_up()
+        await self.admin_start()
+
+    async def admin_start(self) -> None:
+        """``admin_startProposer``: wait for node sync if asked, then start the loop."""
+        assert self.driver is not None
+        if self.driver.running:
+            raise RuntimeError("proposer is already running")
+        log.info("Starting Proposer")
+        if self.cfg.wait_node_sync:
+            await self._wait_node_sync()
+        self.driver.start()
+
+    async def admin_stop(self) -> None:
+        assert self.driver is not None
+        log.info("Stopping Proposer")
+        await self.driver.stop()
+
+    async def _wait_node_sync(self) -> None:
+        target = await self.l1.block_number()
+        rollup = _Rollup(self.rollup)
+        while True:
+            status = await rollup.sync_status()
+            if status.current_l1.number >= target:
+                log.info("Rollup node synced to L1 target", target=target)
+                return
+            log.info("Waiting for rollup node to sync", current_l1=status.current_l1.number, target=target)
+            await asyncio.sleep(NODE_SYNC_POLL)
+
+    async def stop(self) -> None:
+        log.info("Stopping Proposer service")
+        if self.driver and self.driver.running:
+            await self.driver.stop()
+        if self.rpc:
+            await self.rpc.stop()
+        if self.balance:
+            await self.balance.stop()
+        if self.txmgr:
+            self.txmgr.close()
+        if self.metrics_server:
+            await self.metrics_server.stop()
+        await self.close_clients()
+        log.info("Proposer service stopped")
+
+    async def close_clients(self) -> None:
+        await self.l1.close()
+        await self.rollup.close()
+
+
+def main(
+    argv: list[str], environ: dict[str, str] | None = None, out: Callable[[str], object] | None = None
+) -> int:
+    environ = dict(os.environ) if environ is None else environ
+    if argv[:2] == ["doc", "metrics"]:
+        return _doc_metrics()
+    table = proposer_table(VERSION)
+    boot = setup_logging()
+    try:
+        parsed = table.parse(argv, environ)
+    except CliError as err:
+        return report_cli_error(table, err, out=sys.stdout, log=boot)
+
+    async def setup(close: CloseApp) -> ProposerService:
+        cfg = build_proposer_config(parsed)
+        setup_logging(cfg.log)
+        warn_unknown_env_vars(log, ENV_PREFIX, cfg.unknown_env)
+        log.info("Initializing L2Output Submitter")
+        factory = Factory(namespace_for("op_proposer"), new_registry()) if cfg.metrics.enabled else None
+        service = ProposerService(cfg, factory)
+        try:
+            await service.setup()
+        except BaseException:
+            await service.close_clients()
+            raise
+        return service
+
+    return run_service(setup, log=log)
+
+
+def _doc_metrics() -> int:
+    factory = Factory(namespace_for("op_proposer"), new_registry(process_collectors=False))
+    ProposerMetrics(factory)
+    RpcClientMetrics(factory)
+    RpcServerMetrics(factory)
+    BalancePoller(factory, "<address>", _no_balance)
+    TxMetrics(factory.namespace, factory.registry)
+    print(doc_metrics(factory.docs))
+    return 0
+
+
+async def _no_balance() -> int:
+    return 0

@@ -1,0 +1,251 @@
+"""The op-proposer flag table (era C + accepted era-D spellings) and ProposerConfig validation."""
+
+from __future__ import annotations
+
+import pytest
+
+from common.service.flags import ConfigError, FlagKind, UsageError, upper_snake
+from proposer.flags import (
+    ENV_PREFIX,
+    IRREGULAR_ENV,
+    ProposerConfig,
+    parse_proposer_args,
+    proposer_table,
+)
+
+L2OO = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+UNSUPPORTED = (
+    "super-root proposals (--supervisor-rpcs, --superroot-rpcs) are not supported by this op-proposer"
+)
+DGF = "0x" + "cd" * 20
+
+# Every flag of op-proposer-txmgr.md §1.1 (era C + era-D super-root spellings), §1.3 and §1.4.
+REFERENCE_FLAGS = {
+    "l1-eth-rpc", "rollup-rpc", "supervisor-rpcs", "superroot-rpcs", "l2oo-address", "poll-interval",
+    "allow-non-finalized", "game-factory-address", "proposal-interval", "game-type",
+    "active-sequencer-check-duration", "wait-node-sync", "l2-output-hd-path", "output-retry-interval",
+    "rpc.addr", "rpc.port", "rpc.enable-admin", "log.level", "log.format", "log.color", "log.pid",
+    "metrics.enabled", "metrics.addr", "metrics.port", "pprof.enabled", "pprof.addr", "pprof.port",
+    "pprof.path",
+    "pprof.type",
+    "mnemonic", "hd-path", "private-key", "num-confirmations", "safe-abort-nonce-too-low-count",
+    "fee-limit-multiplier", "txmgr.fee-limit-threshold", "txmgr.min-tip-cap", "txmgr.max-tip-cap",
+    "txmgr.min-basefee", "txmgr.max-basefee", "resubmission-timeout", "network-timeout", "txmgr.send-timeout",
+    "txmgr.not-in-mempool-timeout", "txmgr.receipt-query-interval", "txmgr.already-published-custom-errs",
+    "txmgr.retry-interval", "txmgr.max-retries", "txmgr.rebroadcast-interval", "txmgr.cell-proof-time",
+    "signer.endpoint", "signer.address", "signer.header", "signer.tls.ca", "signer.tls.cert",
+    "signer.tls.key",
+}  # fmt: skip
+
+TUTORIAL_ARGV = [
+    "--poll-interval=12s",
+    "--rpc.port=8560",
+    "--rollup-rpc=http://localhost:8547",
+    f"--l2oo-address={L2OO}",
+    "--private-key=0x" + "22" * 32,
+    "--l1-eth-rpc=https://sepolia.example/v2/key",
+]
+"""op-stack-deployment-tutorial.zh.md section 十三, shell substitutions expanded."""
+
+L2OO_MODE = ["--l1-eth-rpc=http://l1", "--rollup-rpc=http://rn", f"--l2oo-address={L2OO}"]
+DGF_MODE = [
+    "--l1-eth-rpc=http://l1",
+    "--rollup-rpc=http://rn",
+    f"--game-factory-address={DGF}",
+    "--proposal-interval=1h",
+]
+
+
+def _config(*args: str, env: dict[str, str] | None = None) -> ProposerConfig:
+    return parse_proposer_args(list(args), env or {})
+
+
+def _error(*args: str) -> str:
+    with pytest.raises(ConfigError) as exc:
+        _config(*args)
+    return str(exc.value)
+
+
+def test_table_lists_every_reference_flag():
+    """The table holds exactly the era-C flags, the accepted era-D spelling and the shared groups."""
+    assert {f.name for f in proposer_table().flags} == REFERENCE_FLAGS
+
+
+def test_env_vars_follow_prefix_plus_upper_snake():
+    """Env = OP_PROPOSER_ + UPPER_SNAKE of the name or an alias; only the three txmgr names are irregular."""
+    irregular = set()
+    for flag in proposer_table().flags:
+        regular = {f"{ENV_PREFIX}_{upper_snake(n)}" for n in flag.names}
+        irregular |= {env for env in flag.env if env not in regular}
+    assert (
+        irregular
+        == set(IRREGULAR_ENV)
+        == {
+            "OP_PROPOSER_TXMGR_FEE_LIMIT_MULTIPLIER",
+            "OP_PROPOSER_TXMGR_TX_SEND_TIMEOUT",
+            "OP_PROPOSER_TXMGR_TX_NOT_IN_MEMPOOL_TIMEOUT",
+        }
+    )
+
+
+def test_tutorial_command_line_parses_unchanged():
+    """The deployment tutorial's op-proposer invocation selects L2OutputOracle mode with its values."""
+    cfg = parse_proposer_args(TUTORIAL_ARGV, {})
+    assert cfg.poll_interval == 12.0 and cfg.rpc.port == 8560
+    assert cfg.rollup_rpc == "http://localhost:8547" and cfg.rollup_rpcs == ("http://localhost:8547",)
+    assert cfg.l2oo_address == bytes.fromhex(L2OO[2:]) and cfg.game_factory_address is None
+    assert cfg.txmgr.signer.private_key == "0x" + "22" * 32
+    assert cfg.txmgr.l1_rpc_url == cfg.l1_eth_rpc == "https://sepolia.example/v2/key"
+
+
+def test_defaults_match_the_reference():
+    """Era C code defaults: poll 12s, proposal interval 0, game type 0, sequencer check 2m, batcher txmgr."""
+    cfg = _config(*L2OO_MODE)
+    assert (cfg.poll_interval, cfg.proposal_interval, cfg.game_type) == (12.0, 0.0, 0)
+    assert (cfg.active_sequencer_check_duration, cfg.wait_node_sync, cfg.allow_non_finalized) == (
+        120.0,
+        False,
+        False,
+    )
+    assert (cfg.txmgr.num_confirmations, cfg.txmgr.resubmission_timeout, cfg.txmgr.network_timeout) == (
+        10,
+        48.0,
+        10.0,
+    )
+    assert (cfg.rpc.port, cfg.metrics.port, cfg.pprof.port) == (8545, 7300, 6060)
+
+
+def test_blob_tip_cap_flags_are_batcher_only():
+    """op-proposer rejects txmgr.blob-tip-cap-* as undefined flags (PR #19061)."""
+    with pytest.raises(UsageError) as exc:
+        _config(*L2OO_MODE, "--txmgr.blob-tip-cap-dynamic")
+    assert str(exc.value) == "flag provided but not defined: -txmgr.blob-tip-cap-dynamic"
+
+
+def test_comma_rollup_rpc_selects_several_endpoints():
+    """A comma in --rollup-rpc yields the endpoint list for the active rollup provider."""
+    cfg = _config("--l1-eth-rpc=http://l1", "--rollup-rpc=http://a, http://b", f"--l2oo-address={L2OO}")
+    assert cfg.rollup_rpcs == ("http://a", "http://b")
+
+
+def test_dispute_game_factory_mode():
+    """DGF mode takes the factory address, the proposal interval and the game type."""
+    cfg = _config(*DGF_MODE, "--game-type=1")
+    assert cfg.game_factory_address == bytes.fromhex("cd" * 20)
+    assert (cfg.proposal_interval, cfg.game_type, cfg.l2oo_address) == (3600.0, 1, None)
+
+
+def test_invalid_address_text_is_treated_as_unset():
+    """Era C silently ignores an unparsable address (the check only looks at the text being non-empty)."""
+    cfg = _config("--l1-eth-rpc=http://l1", "--rollup-rpc=http://rn", "--l2oo-address=not-an-address")
+    assert cfg.l2oo_address is None and cfg.l2oo_address_text == "not-an-address"
+
+
+def test_l2_output_hd_path_is_the_hd_path_fallback():
+    """The deprecated OP_PROPOSER_L2_OUTPUT_HD_PATH is used when --hd-path is empty."""
+    cfg = _config(*L2OO_MODE, "--mnemonic=a b c", env={"OP_PROPOSER_L2_OUTPUT_HD_PATH": "m/44'/60'/0'/0/3"})
+    assert cfg.txmgr.signer.hd_path == "m/44'/60'/0'/0/3"
+
+
+def test_required_flag_is_only_l1_eth_rpc():
+    """Era C requires only --l1-eth-rpc (`flag l1-eth-rpc is required`)."""
+    assert _error("--rollup-rpc=http://rn", f"--l2oo-address={L2OO}") == "flag l1-eth-rpc is required"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--l1-eth-rpc=http://l1", "--rollup-rpc=http://rn"],
+            "neither the `DisputeGameFactory` nor `L2OutputOracle` address was provided",
+        ),
+        (
+            [*L2OO_MODE, f"--game-factory-address={DGF}"],
+            "both the `DisputeGameFactory` and `L2OutputOracle` addresses were provided",
+        ),
+        (
+            ["--l1-eth-rpc=http://l1", "--rollup-rpc=http://rn", f"--game-factory-address={DGF}"],
+            "the `DisputeGameFactory` address was provided but the `ProposalInterval` was not set",
+        ),
+        (
+            [*L2OO_MODE, "--proposal-interval=1h"],
+            "the `ProposalInterval` was provided but the `DisputeGameFactory` address was not set",
+        ),
+        (
+            [*DGF_MODE, "--supervisor-rpcs=http://sup"],
+            "must not specify both a rollup rpc and supervisor rpc",
+        ),
+        (["--l1-eth-rpc=http://l1", f"--l2oo-address={L2OO}"], "missing rollup rpc"),
+        (
+            [
+                "--l1-eth-rpc=http://l1",
+                f"--game-factory-address={DGF}",
+                "--proposal-interval=1h",
+                "--game-type=254",
+            ],
+            "missing rollup rpc",
+        ),
+        ([*DGF_MODE, "--game-type=4"], "missing supervisor rpc"),
+        (
+            [
+                "--l1-eth-rpc=http://l1",
+                f"--game-factory-address={DGF}",
+                "--proposal-interval=1h",
+                "--game-type=5",
+                "--supervisor-rpcs=http://sup",
+            ],
+            UNSUPPORTED,
+        ),
+        (
+            [*DGF_MODE, "--superroot-rpcs=http://sn"],
+            UNSUPPORTED,
+        ),
+        ([*L2OO_MODE, "--rpc.port=99999"], "invalid RPC port"),
+        ([*L2OO_MODE, "--num-confirmations=0"], "NumConfirmations must not be 0"),
+        (
+            [*L2OO_MODE, "--private-key=0x1", "--mnemonic=a"],
+            "can only provide at most one of: [private key, mnemonic, remote signer]",
+        ),
+    ],
+)
+def test_validation_messages_are_go_texts(args, message):
+    """Each invalid combination fails with the era-C Go text, wrapped as `invalid CLI flags: <err>`."""
+    assert _error(*args) == f"invalid CLI flags: {message}"
+
+
+def test_validation_checks_shared_groups_first():
+    """rpc/metrics/pprof/txmgr checks run before the address checks, as in Go."""
+    assert _error("--l1-eth-rpc=http://l1", "--rpc.port=-1") == "invalid CLI flags: invalid RPC port"
+
+
+def test_unknown_game_types_accept_either_source():
+    """A game type outside both lists needs neither a rollup nor a supervisor RPC in era C."""
+    cfg = _config(
+        "--l1-eth-rpc=http://l1", f"--game-factory-address={DGF}", "--proposal-interval=1h", "--game-type=42"
+    )
+    assert cfg.game_type == 42
+
+
+def test_superroot_and_supernode_spellings_parse_into_one_list():
+    """--superroot-rpcs, its alias --supernode-rpcs and both env names feed the same list."""
+    table = proposer_table()
+    parsed = table.parse(["--superroot-rpcs=http://a", "--supernode-rpcs=http://b"], {})
+    assert parsed.get_list("superroot-rpcs") == ("http://a", "http://b")
+    assert table.parse([], {"OP_PROPOSER_SUPERNODE_RPCS": "http://c"}).get_list("superroot-rpcs") == (
+        "http://c",
+    )
+    assert table.parse([], {"OP_PROPOSER_SUPERROOT_RPCS": "http://d"}).get_list("superroot-rpcs") == (
+        "http://d",
+    )
+
+
+def test_help_lists_every_visible_flag_with_its_env_var():
+    """--help shows each visible flag name and env hint; the hidden compatibility flag is left out."""
+    table = proposer_table()
+    text = table.help_text()
+    for flag in table.flags:
+        placeholder = "" if flag.kind is FlagKind.BOOL else " value"
+        present = f"   --{flag.name}{placeholder}" in text
+        assert present != flag.hidden, flag.name
+    assert "[$OP_PROPOSER_SUPERROOT_RPCS, $OP_PROPOSER_SUPERNODE_RPCS]" in text
+    assert "--superroot-rpcs value, --supernode-rpcs value" in text

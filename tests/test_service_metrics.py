@@ -1,0 +1,194 @@
+"""Metrics plumbing: namespace, Go event pairs, exact counter names, server, balance poller, doc catalogue."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import aiohttp
+import pytest
+from prometheus_client import generate_latest
+
+from common.service.metrics import (
+    BalancePoller,
+    Factory,
+    MetricsConfig,
+    MetricsServer,
+    RpcClientMetrics,
+    ServiceMetrics,
+    doc_metrics,
+    namespace_for,
+    new_registry,
+    wei_to_ether,
+)
+
+NS = "op_batcher_default"
+
+
+def _factory(process: bool = False) -> Factory:
+    return Factory(NS, new_registry(process_collectors=process))
+
+
+def _exposition(factory: Factory) -> str:
+    return generate_latest(factory.registry).decode()
+
+
+def test_namespace_is_service_plus_default():
+    """op-batcher / op_proposer map to op_batcher_default / op_proposer_default."""
+    assert namespace_for("op-batcher") == NS
+    assert namespace_for("op_proposer") == "op_proposer_default"
+
+
+def test_info_and_up_gauges():
+    """info{version} = 1 and up = 1 are exported under the namespace."""
+    factory = _factory()
+    metrics = ServiceMetrics(factory)
+    metrics.record_info("v1.2.3")
+    metrics.record_up()
+    assert factory.value(f"{NS}_info", {"version": "v1.2.3"}) == 1
+    assert factory.value(f"{NS}_up") == 1
+
+
+def test_events_make_total_and_last_unix_pairs():
+    """An event yields `<name>_total` and `last_<name>_unix`, with a subsystem and labels when given."""
+    factory = _factory()
+    channel = factory.event("channel", "channel", labels=("stage",))
+    publish = factory.event("publish", "publish", subsystem="txmgr")
+    channel.clock = lambda: 1_700_000_000.0
+    channel.record("opened")
+    channel.record("opened")
+    publish.record()
+    assert factory.value(f"{NS}_channel_total", {"stage": "opened"}) == 2
+    assert factory.value(f"{NS}_last_channel_unix", {"stage": "opened"}) == 1_700_000_000.0
+    assert factory.value(f"{NS}_txmgr_publish_total") == 1
+    assert (factory.value(f"{NS}_txmgr_last_publish_unix") or 0) > 0
+
+
+def test_counters_keep_go_names_and_have_no_created_series():
+    """`*_total` counters stay as named, exact counters get no suffix, and no `_created` series exist."""
+    factory = _factory()
+    factory.counter("pending_blocks_bytes_total", "bytes").inc(5)
+    factory.exact_counter("rpc_error_count", "errors", subsystem="txmgr").inc()
+    text = _exposition(factory)
+    assert f"{NS}_pending_blocks_bytes_total 5.0" in text
+    assert f"{NS}_txmgr_rpc_error_count 1.0" in text and "rpc_error_count_total" not in text
+    assert any(d.name == f"{NS}_txmgr_rpc_error_count" and d.type == "counter" for d in factory.docs)
+    assert "_created" not in text
+    with pytest.raises(ValueError, match="exact_counter"):
+        factory.counter("tx_publish_error_count", "needs the exact form")
+
+
+def test_rpc_client_metrics_record_requests_durations_and_error_labels():
+    """record(method, seconds, label) feeds rpc_client_requests_total, the histogram and responses_total."""
+    factory = _factory()
+    rpc = RpcClientMetrics(factory)
+    rpc.record("eth_chainId", 0.01, "<nil>")
+    rpc.record("eth_chainId", 0.2, "rpc_-32000")
+    assert factory.value(f"{NS}_rpc_client_requests_total", {"method": "eth_chainId"}) == 2
+    assert (
+        factory.value(f"{NS}_rpc_client_responses_total", {"method": "eth_chainId", "error": "rpc_-32000"})
+        == 1
+    )
+    assert (
+        factory.value(
+            f"{NS}_rpc_client_request_duration_seconds_bucket", {"method": "eth_chainId", "le": "0.01"}
+        )
+        == 1
+    )
+    assert factory.value(f"{NS}_rpc_client_request_duration_seconds_count", {"method": "eth_chainId"}) == 2
+
+
+def test_standard_process_collectors_are_registered():
+    """A service registry carries the process_* collectors next to our series."""
+    factory = _factory(process=True)
+    text = _exposition(factory)
+    assert "process_cpu_seconds_total" in text or "python_info" in text
+
+
+async def test_metrics_server_serves_metrics_and_root():
+    """The server answers /metrics and / with the Prometheus exposition of its registry."""
+    factory = _factory()
+    ServiceMetrics(factory).record_up()
+    server = MetricsServer(factory.registry, "127.0.0.1", 0)
+    await server.start()
+    try:
+        assert server.port > 0
+        async with aiohttp.ClientSession() as session:
+            for path in ("/metrics", "/"):
+                async with session.get(f"http://127.0.0.1:{server.port}{path}") as r:
+                    assert r.status == 200
+                    assert r.headers["Content-Type"].startswith("text/plain")
+                    assert f"{NS}_up 1.0" in await r.text()
+    finally:
+        await server.stop()
+
+
+def test_wei_to_ether_is_exact_division():
+    """Balances convert to ETH as the nearest float of wei / 1e18."""
+    assert wei_to_ether(1_500_000_000_000_000_000) == 1.5
+    assert wei_to_ether(1) == 1e-18
+
+
+async def test_balance_poller_polls_and_survives_errors():
+    """The poller sets `balance` (ETH) from the injected fetch, and keeps the last value when fetch fails."""
+    factory = _factory()
+    answers: list[int | Exception] = [2 * 10**18, RuntimeError("rpc down"), 3 * 10**18]
+    polled = asyncio.Event()
+
+    async def fetch() -> int:
+        answer = answers.pop(0)
+        if not answers:
+            polled.set()
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    poller = BalancePoller(factory, "0xabc", fetch, interval=0.01)
+    await poller.poll_once()
+    assert factory.value(f"{NS}_balance") == 2.0
+    await poller.poll_once()
+    assert factory.value(f"{NS}_balance") == 2.0
+    poller.start()
+    await asyncio.wait_for(polled.wait(), 2)
+    await asyncio.sleep(0)
+    await poller.stop()
+    assert factory.value(f"{NS}_balance") == 3.0
+    assert any(d.name == f"{NS}_balance" and "0xabc" in d.help for d in factory.docs)
+
+
+def test_doc_metrics_lists_every_created_metric():
+    """`doc metrics` prints each created series with type and labels, as a table or JSON."""
+    factory = _factory()
+    ServiceMetrics(factory)
+    factory.event("channel", "channel", labels=("stage",))
+    factory.histogram("channel_compr_ratio", "ratio", (0.1, 0.2))
+    table = doc_metrics(factory.docs)
+    header, rule, *rows = table.splitlines()
+    assert header.split("|")[1:5] == [" METRIC ", " DESCRIPTION ", " LABELS ", " TYPE "] or header.startswith(
+        "| METRIC"
+    )
+    assert rule.startswith("|--")
+    names = [row.split("|")[1].strip() for row in rows]
+    assert names == [
+        f"{NS}_info",
+        f"{NS}_up",
+        f"{NS}_channel_total",
+        f"{NS}_last_channel_unix",
+        f"{NS}_channel_compr_ratio",
+    ]
+    decoded = json.loads(doc_metrics(factory.docs, "json"))
+    assert decoded[2] == {
+        "type": "counter",
+        "name": f"{NS}_channel_total",
+        "help": "Count of channel events",
+        "labels": ["stage"],
+    }
+    with pytest.raises(ValueError, match=r"^invalid format: xml$"):
+        doc_metrics(factory.docs, "xml")
+
+
+def test_metrics_port_check_only_when_enabled():
+    """An out-of-range metrics port is an error only with metrics enabled."""
+    MetricsConfig(enabled=False, port=99999).check()
+    with pytest.raises(ValueError, match=r"^invalid metrics port$"):
+        MetricsConfig(enabled=True, port=99999).check()
