@@ -1,0 +1,5 @@
+import sys
+
+from proposer.cli import main
+
+sys.exit(main())
