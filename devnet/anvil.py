@@ -15,6 +15,7 @@ import subprocess
 import time
 import urllib.request
 from dataclasses import dataclass, field
+from typing import Any
 from pathlib import Path
 
 DEVNET_DIR = Path(__file__).resolve().parent
@@ -47,7 +48,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def rpc_call(url: str, method: str, params: list[object] | None = None, timeout: float = 5.0) -> object:
+def rpc_call(url: str, method: str, params: list[Any] | None = None, timeout: float = 5.0) -> Any:
     """A blocking JSON-RPC call for process management and test set-up (not for the services)."""
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}).encode()
     req = urllib.request.Request(url, body, {"Content-Type": "application/json"})
@@ -76,7 +77,7 @@ class AnvilNode:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
 
-    def call(self, method: str, params: list[object] | None = None) -> object:
+    def call(self, method: str, params: list[Any] | None = None) -> Any:
         return rpc_call(self.url, method, params)
 
     def stop(self) -> None:

@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-FORBIDDEN = ("asyncio", "aiohttp", "prometheus_client", "web3", "socket", "urllib.request")
+FORBIDDEN = ("asyncio", "aiohttp", "prometheus_client", "web3", "urllib.request", "http.client")
 CLOCK_CALLS = re.compile(r"\b(time\.(time|monotonic|perf_counter|sleep)|datetime\.now|datetime\.utcnow)\(")
 CORE = Path(__file__).resolve().parents[1] / "common" / "derive"
 

@@ -1,0 +1,355 @@
+"""``op-devnet up``: a local OP devnet with our op-batcher and op-proposer as child processes.
+
+It starts an L1 anvil (blobs, moving safe/finalized), an OP L2 anvil, deploys the real L1 contracts, writes
+``rollup.json`` and ``devnet.json`` into the state dir, runs the sequencer and rollup-node stand-ins in
+this process and the services as children with Go-style flags, and prints one status line per L1 block.
+Ctrl-C or the end of ``--duration`` stops every child by its PID. With ``--duration`` the exit code is 0
+only if the safe head kept up and proposals landed (``--no-services``: only if L2 blocks were made).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from devnet.anvil import free_port, rpc_call
+from devnet.contracts import Abi, eth_call
+from devnet.network import Devnet, DevnetConfig
+
+log = logging.getLogger("devnet.cli")
+
+SERVICE_START_GRACE = 3.0
+"""Seconds a service must survive after start to count as running."""
+MAX_SAFE_LAG_BLOCKS = 60
+"""--duration success: the safe head may trail the unsafe head by at most this many L2 blocks at the end."""
+EXIT_OK, EXIT_FAILED, EXIT_SERVICE_MISSING = 0, 1, 2
+
+
+@dataclass
+class Service:
+    """A child process (op-batcher / op-proposer) and its log file."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    rpc_port: int
+    metrics_port: int
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self) -> None:
+        """SIGTERM by PID (the service's graceful stop), SIGKILL after 15 s."""
+        if self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+
+
+def service_module(name: str) -> str | None:
+    """The importable CLI module of a service ('batcher' -> 'batcher.cli'), or None when it is missing."""
+    module = f"{name}.cli"
+    try:
+        return module if importlib.util.find_spec(module) is not None else None
+    except ModuleNotFoundError:
+        return None
+
+
+def batcher_args(dn: Devnet, da: str, rpc_port: int, metrics_port: int) -> list[str]:
+    info = dn.info()
+    return [
+        "--l1-eth-rpc",
+        dn.l1_url,
+        "--l2-eth-rpc",
+        dn.l2_url,
+        "--rollup-rpc",
+        dn.rollup_url,
+        "--private-key",
+        info["dev_keys"]["batcher"]["private_key"],
+        "--data-availability-type",
+        da,
+        "--poll-interval",
+        "1s",
+        "--num-confirmations",
+        "1",
+        "--max-channel-duration",
+        "2",
+        "--batch-type",
+        "1",
+        "--sub-safety-margin",
+        "4",
+        # anvil has no miner_setMaxDASize; like the Go batcher, ours fails unless throttling is disabled
+        "--throttle.unsafe-da-bytes-lower-threshold",
+        "0",
+        "--rpc.port",
+        str(rpc_port),
+        "--metrics.enabled",
+        "--metrics.port",
+        str(metrics_port),
+        "--txmgr.cell-proof-time",
+        "0" if dn.cfg.l1_fork == "osaka" else "18446744073709551615",
+        "--log.level",
+        "info",
+    ]
+
+
+def proposer_args(dn: Devnet, rpc_port: int, metrics_port: int) -> list[str]:
+    info = dn.info()
+    args = [
+        "--l1-eth-rpc",
+        dn.l1_url,
+        "--rollup-rpc",
+        dn.rollup_url,
+        "--private-key",
+        info["dev_keys"]["proposer"]["private_key"],
+        "--poll-interval",
+        "2s",
+        "--num-confirmations",
+        "1",
+        "--rpc.port",
+        str(rpc_port),
+        "--metrics.enabled",
+        "--metrics.port",
+        str(metrics_port),
+        "--log.level",
+        "info",
+    ]
+    if info["l2oo_address"]:
+        return [*args, "--l2oo-address", info["l2oo_address"]]
+    return [
+        *args,
+        "--game-factory-address",
+        info["dgf_address"],
+        "--proposal-interval",
+        "20s",
+        "--game-type",
+        str(info["game_type"]),
+    ]
+
+
+def start_service(name: str, module: str, args: list[str], state_dir: Path) -> Service:
+    log_path = state_dir / f"{name}.log"
+    cmd = [sys.executable, "-c", f"import sys; from {module} import main; sys.exit(main())", *args]
+    out = open(log_path, "ab")  # noqa: SIM115 - the child owns it for its lifetime
+    proc = subprocess.Popen(
+        cmd,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    out.close()
+    rpc_port = int(args[args.index("--rpc.port") + 1])
+    metrics_port = int(args[args.index("--metrics.port") + 1])
+    return Service(name, proc, log_path, rpc_port, metrics_port)
+
+
+def last_proposal(dn: Devnet) -> tuple[int, str]:
+    """(count, description) of proposals on L1: L2OO outputs or dispute games."""
+    info = dn.info()
+    try:
+        if info["l2oo_address"]:
+            (latest,) = eth_call(dn.l1_url, info["l2oo_address"], Abi("L2OutputOracle"), "latestBlockNumber")
+            return (1 if latest else 0), (f"L2OO output @L2 {latest}" if latest else "none")
+        (count,) = eth_call(dn.l1_url, info["dgf_address"], Abi("DisputeGameFactory"), "gameCount")
+        if not count:
+            return 0, "none"
+        _typ, _ts, proxy = eth_call(
+            dn.l1_url, info["dgf_address"], Abi("DisputeGameFactory"), "gameAtIndex", count - 1
+        )
+        (l2_block,) = eth_call(dn.l1_url, proxy, Abi("FaultDisputeGame"), "l2BlockNumber")
+        return int(count), f"{count} games, last @L2 {l2_block}"
+    except (RuntimeError, OSError, ValueError) as exc:
+        return 0, f"? ({exc})"
+
+
+def status_line(dn: Devnet) -> tuple[str, dict[str, Any]]:
+    st = rpc_call(dn.rollup_url, "optimism_syncStatus")
+    assert isinstance(st, dict)
+    deriver = dn.deriver
+    batch = deriver.last_batch_tx if deriver else None
+    btxt = (
+        f"type {batch.tx_type}, {batch.blobs} blobs, {batch.data_bytes} B @L1 {batch.l1_block}"
+        if batch
+        else "none"
+    )
+    _, ptxt = last_proposal(dn)
+    halted = f" HALTED: {deriver.halted}" if deriver and deriver.halted else ""
+    line = (
+        f"L1 {st['head_l1']['number']}/{st['safe_l1']['number']}/{st['finalized_l1']['number']} | "
+        f"L2 {st['unsafe_l2']['number']}/{st['safe_l2']['number']}/{st['finalized_l2']['number']} | "
+        f"batch: {btxt} | proposal: {ptxt}{halted}"
+    )
+    return line, st
+
+
+def run_up(args: argparse.Namespace) -> int:
+    state_dir = Path(args.state_dir).resolve()
+    services: list[Service] = []
+    modules = {name: service_module(name) for name in ("batcher", "proposer")}
+    if not args.no_services:
+        missing = [n for n, m in modules.items() if m is None]
+        if missing:
+            print(
+                f"op-devnet: service(s) not available: {', '.join('op-' + m for m in missing)} "
+                f"({', '.join(m + '/cli.py' for m in missing)} missing or not importable); "
+                "use --no-services to run the devnet alone",
+                file=sys.stderr,
+            )
+            return EXIT_SERVICE_MISSING
+    cfg = DevnetConfig(
+        state_dir=state_dir,
+        proposer=args.proposer,
+        l1_fork=args.l1_fork,
+        block_time=args.block_time,
+        l1_block_time=args.l1_block_time,
+    )
+    dn = Devnet(cfg)
+    stop_requested = False
+
+    def on_signal(_sig: int, _frame: Any) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    old_int = signal.signal(signal.SIGINT, on_signal)
+    old_term = signal.signal(signal.SIGTERM, on_signal)
+    try:
+        dn.start()
+        print(
+            f"op-devnet: L1 {dn.l1_url}  L2 {dn.l2_url}  rollup {dn.rollup_url}  state {state_dir}",
+            flush=True,
+        )
+        dn.start_sequencer_thread()
+        if not args.no_services:
+            for name in ("batcher", "proposer"):
+                rpc_port, metrics_port = free_port(), free_port()
+                sargs = (
+                    batcher_args(dn, args.da, rpc_port, metrics_port)
+                    if name == "batcher"
+                    else proposer_args(dn, rpc_port, metrics_port)
+                )
+                services.append(start_service(name, str(modules[name]), sargs, state_dir))
+            time.sleep(SERVICE_START_GRACE)
+            for svc in services:
+                if not svc.alive():
+                    print(
+                        f"op-devnet: op-{svc.name} exited (code {svc.process.returncode}) right after start "
+                        f"(log {svc.log_path}):\n{svc.tail()}",
+                        file=sys.stderr,
+                    )
+                    return EXIT_SERVICE_MISSING
+        return watch(dn, services, args, lambda: stop_requested)
+    finally:
+        for svc in services:
+            svc.stop()
+        dn.stop()
+        signal.signal(signal.SIGINT, old_int)
+        signal.signal(signal.SIGTERM, old_term)
+
+
+def watch(dn: Devnet, services: list[Service], args: argparse.Namespace, stopping: Any) -> int:
+    """Print a status line per L1 block until Ctrl-C or --duration; judge the run at the end."""
+    deadline = time.monotonic() + args.duration if args.duration else None
+    last_l1 = -1
+    st: dict[str, Any] = {}
+    while not stopping() and (deadline is None or time.monotonic() < deadline):
+        for svc in services:
+            if not svc.alive():
+                print(
+                    f"op-devnet: op-{svc.name} died with code {svc.process.returncode}:\n{svc.tail()}",
+                    file=sys.stderr,
+                )
+                return EXIT_FAILED
+        try:
+            head = int(str(rpc_call(dn.l1_url, "eth_blockNumber")), 16)
+            if head != last_l1:
+                line, st = status_line(dn)
+                print(time.strftime("%H:%M:%S ") + line, flush=True)
+                last_l1 = head
+        except (OSError, RuntimeError) as exc:
+            print(f"op-devnet: status unavailable: {exc}", file=sys.stderr)
+        time.sleep(0.25)
+    if deadline is None:
+        return EXIT_OK
+    return judge(dn, services, st)
+
+
+def judge(dn: Devnet, services: list[Service], st: dict[str, Any]) -> int:
+    """--duration verdict: L2 advanced; with services also safe head kept up and proposals landed."""
+    if not st:
+        print("op-devnet: FAILED: no status was ever read", file=sys.stderr)
+        return EXIT_FAILED
+    unsafe, safe = st["unsafe_l2"]["number"], st["safe_l2"]["number"]
+    problems = []
+    if unsafe == 0:
+        problems.append("no L2 blocks were produced")
+    if services:
+        if dn.deriver and dn.deriver.halted:
+            problems.append(f"derivation halted: {dn.deriver.halted}")
+        if safe == 0 or unsafe - safe > MAX_SAFE_LAG_BLOCKS:
+            problems.append(f"safe head did not keep up (unsafe {unsafe}, safe {safe})")
+        count, desc = last_proposal(dn)
+        if count == 0:
+            problems.append(f"no proposal landed ({desc})")
+    if problems:
+        print("op-devnet: FAILED: " + "; ".join(problems), file=sys.stderr)
+        return EXIT_FAILED
+    print(
+        f"op-devnet: OK: unsafe {unsafe}, safe {safe}, finalized {st['finalized_l2']['number']}", flush=True
+    )
+    return EXIT_OK
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="op-devnet", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start the devnet (and op-batcher/op-proposer)")
+    up.add_argument(
+        "--da", choices=("calldata", "blobs", "auto"), default="blobs", help="batcher data-availability type"
+    )
+    up.add_argument(
+        "--proposer", choices=("l2oo", "dgf"), default="l2oo", help="L2OutputOracle or dispute games"
+    )
+    up.add_argument("--l1-fork", choices=("prague", "osaka"), default="prague")
+    up.add_argument("--block-time", type=int, default=2, help="L2 block time in seconds")
+    up.add_argument("--l1-block-time", type=int, default=4, help="L1 block time in seconds")
+    up.add_argument(
+        "--duration", type=float, default=0, help="stop after this many seconds and judge the run"
+    )
+    up.add_argument("--state-dir", default=".devnet", help="where rollup.json, devnet.json and logs go")
+    up.add_argument(
+        "--no-services", action="store_true", help="run the devnet without op-batcher/op-proposer"
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.block_time < 1 or args.l1_block_time < 1:
+        print("op-devnet: --block-time and --l1-block-time must be at least 1 second", file=sys.stderr)
+        return EXIT_FAILED
+    return run_up(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

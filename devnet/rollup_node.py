@@ -1,0 +1,596 @@
+"""A rollup-node stand-in: op-node's RPC over the L2 anvil, with a safe head that moves only by derivation.
+
+``Deriver`` reads the L1 chain block by block, keeps the batcher's transactions (to = batch inbox, sender =
+the SystemConfig batcher, type 0-3; blob data from ``anvil_getBlobsByTransactionHash``), parses frames,
+assembles channels with the core channel bank (Holocene: frames in order, one staging channel, timeout),
+decompresses them and decodes their batches with the protocol core (common/derive), applies op-node's
+batch checks (next timestamp, parent, epoch and epoch hash, sequencing window, drift, tx types) and
+compares each derived block with the L2 block the sequencer made: timestamp, parent, L1 origin and the
+exact list of non-deposit txs. A match moves the safe head; a mismatch is logged at ERROR and halts the
+safe head for good (op-node would reorg the unsafe chain; a devnet must not hide that). Finalized L2 =
+the newest safe block derived from an L1 block at or below L1 finalized.
+
+``RollupNode`` serves optimism_syncStatus, optimism_outputAtBlock, optimism_rollupConfig,
+optimism_version and admin_sequencerActive over aiohttp, op-node JSON shapes (numbers as JSON numbers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from eth_utils.crypto import keccak
+
+from common.derive.batch import decode_batch
+from common.derive.blob import decode_blob
+from common.derive.block_ref import BlockID, L1BlockRef, L2BlockRef
+from common.derive.channel import read_channel
+from common.derive.channel_bank import BatcherTx, ChannelBank, ChannelBankRules
+from common.derive.rollup_config import RollupConfig
+from common.derive.singular_batch import SingularBatch
+from common.derive.span_batch import SpanBatch
+from common.derive.sync_status import SyncStatus
+from common.derive.transaction import BATCHABLE_TX_TYPES, SET_CODE_TX_TYPE, raw_tx_from_json
+from devnet.anvil import rpc_call
+from devnet.genesis import L2_TO_L1_MESSAGE_PASSER_ADDRESS
+from devnet.sequencer import l1_ref_from_json, l2_ref_from_json
+
+log = logging.getLogger("devnet.rollup_node")
+
+OUTPUT_VERSION_V0 = b"\x00" * 32
+ROLLUP_NODE_VERSION = "v0.0.0-py-devnet"
+L1_BATCHER_TX_TYPES = frozenset({0, 1, 2, 3})
+"""L1 tx types derivation accepts from the batcher (plus 0x7e, which an L1 anvil never has)."""
+BLOB_TX_TYPE = 3
+
+
+# ---- output roots ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """An L2 output (v0) and the values it commits to."""
+
+    block: dict[str, Any]
+    state_root: bytes
+    withdrawal_storage_root: bytes
+    block_hash: bytes
+
+    @property
+    def root(self) -> bytes:
+        """keccak256(version ++ stateRoot ++ messagePasserStorageRoot ++ blockHash)."""
+        return keccak(OUTPUT_VERSION_V0 + self.state_root + self.withdrawal_storage_root + self.block_hash)
+
+
+def fetch_output(l2_url: str, number: int) -> Output:
+    """Read block ``number`` and the L2ToL1MessagePasser storage root (eth_getProof; never the header)."""
+    block = rpc_call(l2_url, "eth_getBlockByNumber", [hex(number), True])
+    if not isinstance(block, dict):
+        raise LookupError(f"L2 block {number} not found")
+    proof = rpc_call(l2_url, "eth_getProof", ["0x" + L2_TO_L1_MESSAGE_PASSER_ADDRESS.hex(), [], hex(number)])
+    if not isinstance(proof, dict):
+        raise LookupError(f"eth_getProof for L2 block {number} returned nothing")
+    return Output(
+        block,
+        bytes.fromhex(block["stateRoot"][2:]),
+        bytes.fromhex(proof["storageHash"][2:]),
+        bytes.fromhex(block["hash"][2:]),
+    )
+
+
+# ---- derivation -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DerivedBlock:
+    """One L2 block's attributes as a batch describes them."""
+
+    timestamp: int
+    epoch_num: int
+    epoch_hash_prefix: bytes
+    """Full 32-byte epoch hash for singular batches; the 20-byte l1_origin_check for a span's last block."""
+    parent_hash_prefix: bytes
+    """Full parent hash (singular), 20-byte parent_check (first block of a span), or b"" (unchecked)."""
+    transactions: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchTxInfo:
+    """The last batcher transaction seen on L1, for status lines."""
+
+    l1_block: int
+    tx_hash: str
+    tx_type: int
+    blobs: int
+    data_bytes: int
+
+
+def _span_blocks(batch: SpanBatch, rollup: RollupConfig) -> list[DerivedBlock]:
+    """Blocks of a span batch; parent_check binds the first block, l1_origin_check the last one's epoch."""
+    derived = batch.derive_blocks(rollup.genesis_l2_time, rollup.block_time, rollup.l2_chain_id)
+    last = len(derived) - 1
+    return [
+        DerivedBlock(
+            timestamp=blk.timestamp,
+            epoch_num=blk.epoch_num,
+            epoch_hash_prefix=bytes(batch.l1_origin_check) if i == last else b"",
+            parent_hash_prefix=bytes(batch.parent_check) if i == 0 else b"",
+            transactions=tuple(blk.transactions),
+        )
+        for i, blk in enumerate(derived)
+    ]
+
+
+def derived_blocks(payload: bytes, rollup: RollupConfig) -> list[DerivedBlock]:
+    """Decode one batch (type byte ++ body) into the blocks it describes."""
+    batch = decode_batch(payload, allow_trailing=True)
+    if isinstance(batch, SingularBatch):
+        return [
+            DerivedBlock(
+                batch.timestamp,
+                batch.epoch_num,
+                bytes(batch.epoch_hash),
+                bytes(batch.parent_hash),
+                tuple(batch.transactions),
+            )
+        ]
+    return _span_blocks(batch, rollup)
+
+
+class Deriver:
+    """Derives the safe chain from L1 (blocking RPC; call ``step`` from one thread at a time)."""
+
+    def __init__(self, l1_url: str, l2_url: str, rollup: RollupConfig) -> None:
+        self.l1_url = l1_url
+        self.l2_url = l2_url
+        self.rollup = rollup
+        self.batcher = rollup.system_config.batcher_addr
+        self.inbox = rollup.batch_inbox_address
+        self._lock = threading.RLock()
+        g1 = self._l1_ref(rollup.genesis_l1.number)
+        g2 = rpc_call(l2_url, "eth_getBlockByNumber", [hex(rollup.genesis_l2.number), False])
+        if not isinstance(g2, dict):
+            raise RuntimeError(f"L2 genesis block {rollup.genesis_l2.number} not found at {l2_url}")
+        self.genesis_l2 = L2BlockRef(
+            rollup.genesis_l2.hash,
+            rollup.genesis_l2.number,
+            bytes.fromhex(g2["parentHash"][2:]),
+            rollup.genesis_l2_time,
+            g1.id,
+            0,
+        )
+        self.current_l1 = g1
+        self.safe = self.genesis_l2
+        self._safe_history: list[tuple[int, L2BlockRef]] = [(g1.number, self.genesis_l2)]
+        self._bank = ChannelBank(ChannelBankRules.from_rollup(rollup))
+        self._reported = (0, 0, 0)
+        self.halted: str | None = None
+        self.last_batch_tx: BatchTxInfo | None = None
+        self.batches_accepted = 0
+        self.batches_dropped = 0
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held during each derivation step; tests hold it to pause derivation."""
+        return self._lock
+
+    # -- L1 reading --
+
+    def _l1_ref(self, number: int) -> L1BlockRef:
+        block = rpc_call(self.l1_url, "eth_getBlockByNumber", [hex(number), False])
+        if not isinstance(block, dict):
+            raise LookupError(f"L1 block {number} not found at {self.l1_url}")
+        return l1_ref_from_json(block)
+
+    def step(self) -> int:
+        """Derive from every new L1 block up to the head; returns how many L1 blocks were read."""
+        with self._lock:
+            head = int(str(rpc_call(self.l1_url, "eth_blockNumber")), 16)
+            done = 0
+            while self.current_l1.number < head:
+                block = rpc_call(self.l1_url, "eth_getBlockByNumber", [hex(self.current_l1.number + 1), True])
+                if not isinstance(block, dict):
+                    break
+                if block["parentHash"] != "0x" + self.current_l1.hash.hex():
+                    self._halt(
+                        f"L1 reorg at block {int(block['number'], 16)}: the devnet rollup node "
+                        "does not handle L1 reorgs"
+                    )
+                    break
+                self._read_l1_block(block)
+                self.current_l1 = l1_ref_from_json(block)
+                done += 1
+            return done
+
+    def _read_l1_block(self, block: dict[str, Any]) -> None:
+        """Feed the block's batcher data to the channel bank (common/derive/channel_bank.py) and read
+        every channel that becomes ready."""
+        number, timestamp = int(block["number"], 16), int(block["timestamp"], 16)
+        window_end = self.safe.l1_origin.number + self.rollup.seq_window_size
+        if number > window_end and self.halted is None:
+            self._halt(
+                f"sequencing window of L1 origin {self.safe.l1_origin.number} expired at L1 block "
+                f"{number} without a batch; op-node would force empty blocks, the devnet stops"
+            )
+        ready = self._bank.advance_l1(number, timestamp)
+        for tx in block.get("transactions") or []:
+            for i, data in enumerate(self._batcher_data(tx, number)):
+                ready += self._bank.ingest(BatcherTx(number, timestamp, data, f"{tx['hash']}#{i}"))
+        self._report_bank_drops()
+        for channel in ready:
+            self._read_channel(channel.data, channel.id, number, timestamp)
+
+    def _report_bank_drops(self) -> None:
+        """Log what the channel bank dropped since the last call (frames, channels, unparsable txs)."""
+        bank, (nc, nf, nt) = self._bank, self._reported
+        for ch in bank.dropped_channels[nc:]:
+            log.warning(
+                "channel %s dropped at L1 block %d: %s", ch.id.hex(), ch.dropped_at_l1_block, ch.reason.value
+            )
+        for fr in bank.dropped_frames[nf:]:
+            log.warning(
+                "frame %d of channel %s (L1 block %d) dropped: %s",
+                fr.frame.frame.number,
+                fr.frame.frame.channel_id.hex(),
+                fr.frame.l1_block,
+                fr.reason,
+            )
+        for err in bank.tx_errors[nt:]:
+            log.warning("batcher tx %s at L1 block %d ignored: %s", err.source, err.l1_block, err.error)
+        self._reported = (len(bank.dropped_channels), len(bank.dropped_frames), len(bank.tx_errors))
+
+    def _batcher_data(self, tx: dict[str, Any], l1_number: int) -> list[bytes]:
+        """Batcher tx data (calldata, or each decoded blob) if the tx counts for derivation."""
+        to = tx.get("to")
+        if not to or bytes.fromhex(to[2:]) != self.inbox:
+            return []
+        tx_type = int(tx.get("type", "0x0"), 16)
+        if tx_type not in L1_BATCHER_TX_TYPES:
+            log.warning(
+                "L1 block %d tx %s: type %d to the batch inbox is not accepted",
+                l1_number,
+                tx["hash"],
+                tx_type,
+            )
+            return []
+        if bytes.fromhex(tx["from"][2:]) != self.batcher:
+            log.warning(
+                "L1 block %d tx %s: sender %s is not the batcher: ignored", l1_number, tx["hash"], tx["from"]
+            )
+            return []
+        if tx_type != BLOB_TX_TYPE:
+            data = bytes.fromhex(tx["input"][2:])
+            self.last_batch_tx = BatchTxInfo(l1_number, tx["hash"], tx_type, 0, len(data))
+            return [data]
+        blobs = rpc_call(self.l1_url, "anvil_getBlobsByTransactionHash", [tx["hash"]])
+        out: list[bytes] = []
+        for i, blob_hex in enumerate(blobs if isinstance(blobs, list) else []):
+            try:
+                out.append(decode_blob(bytes.fromhex(str(blob_hex)[2:])))
+            except ValueError as exc:
+                log.warning(
+                    "L1 block %d tx %s blob %d: undecodable, ignored: %s", l1_number, tx["hash"], i, exc
+                )
+        self.last_batch_tx = BatchTxInfo(l1_number, tx["hash"], tx_type, len(out), sum(len(d) for d in out))
+        return out
+
+    def _read_channel(self, data: bytes, channel_id: bytes, l1_number: int, l1_time: int) -> None:
+        fjord = self.rollup.is_active("fjord", l1_time)
+        read = read_channel(data, fjord=fjord)
+        if read.error:
+            log.warning(
+                "channel %s: %s (keeping the %d batches before it)",
+                channel_id.hex(),
+                read.error,
+                len(read.payloads),
+            )
+        for payload in read.payloads:
+            try:
+                blocks = derived_blocks(payload, self.rollup)
+            except ValueError as exc:
+                log.warning(
+                    "channel %s: undecodable batch dropped with the rest of the channel: %s",
+                    channel_id.hex(),
+                    exc,
+                )
+                self.batches_dropped += 1
+                return
+            for blk in blocks:
+                verdict = self._check_batch(blk, l1_number)
+                if verdict == "past":
+                    continue
+                if verdict != "accept":
+                    log.warning(
+                        "channel %s: batch for L2 time %d dropped (%s) with the rest of the channel",
+                        channel_id.hex(),
+                        blk.timestamp,
+                        verdict,
+                    )
+                    self.batches_dropped += 1
+                    return
+                if self.halted is not None:
+                    return
+                self._apply(blk, l1_number)
+                if self.halted is not None:
+                    return
+            self.batches_accepted += 1
+
+    def _check_batch(self, blk: DerivedBlock, l1_number: int) -> str:
+        """op-node batch-queue rules (Holocene); returns 'accept', 'past' or why it is dropped."""
+        rc, safe = self.rollup, self.safe
+        next_ts = safe.timestamp + rc.block_time
+        if blk.timestamp < next_ts:
+            return "past"
+        if blk.timestamp > next_ts:
+            return f"future batch: timestamp {blk.timestamp}, expected {next_ts}"
+        if blk.parent_hash_prefix and not safe.hash.startswith(blk.parent_hash_prefix):
+            return (
+                f"parent hash 0x{blk.parent_hash_prefix.hex()} does not match safe head 0x{safe.hash.hex()}"
+            )
+        if blk.epoch_num not in (safe.l1_origin.number, safe.l1_origin.number + 1):
+            return f"epoch {blk.epoch_num} is neither {safe.l1_origin.number} nor the next one"
+        if blk.epoch_num + rc.seq_window_size < l1_number:
+            return f"batch of epoch {blk.epoch_num} included too late, at L1 block {l1_number}"
+        epoch = self._l1_ref(blk.epoch_num)
+        if blk.epoch_hash_prefix and not epoch.hash.startswith(blk.epoch_hash_prefix):
+            return (
+                f"epoch hash 0x{blk.epoch_hash_prefix.hex()} is not that of L1 block {epoch.number} "
+                f"(0x{epoch.hash.hex()})"
+            )
+        if blk.timestamp < epoch.timestamp:
+            return f"timestamp {blk.timestamp} is before its L1 origin's {epoch.timestamp}"
+        if blk.timestamp > epoch.timestamp + rc.max_sequencer_drift and blk.transactions:
+            return "block past the max sequencer drift carries transactions"
+        isthmus = rc.is_active("isthmus", blk.timestamp)
+        for i, raw in enumerate(blk.transactions):
+            tx_type = raw[0] if raw and raw[0] < 0x7F else 0
+            if not raw or (raw[0] < 0xC0 and tx_type not in BATCHABLE_TX_TYPES):
+                return f"transaction {i} is empty or of a type batches cannot carry"
+            if tx_type == SET_CODE_TX_TYPE and not isthmus:
+                return f"transaction {i} is a SetCode tx before Isthmus"
+        return "accept"
+
+    def _apply(self, blk: DerivedBlock, l1_number: int) -> None:
+        """Compare the derived block with the sequencer's block; advance the safe head or halt."""
+        number = self.safe.number + 1
+        block = rpc_call(self.l2_url, "eth_getBlockByNumber", [hex(number), True])
+        if not isinstance(block, dict):
+            self._halt(
+                f"batch describes L2 block {number} (time {blk.timestamp}), which the sequencer has not "
+                "produced"
+            )
+            return
+        ref = l2_ref_from_json(block)
+        txs = [
+            raw_tx_from_json(tx, self.rollup.l2_chain_id, where=f"L2 block {number} tx {i}")
+            for i, tx in enumerate(block["transactions"])
+            if tx.get("type") != "0x7e"
+        ]
+        problems = []
+        if ref.timestamp != blk.timestamp:
+            problems.append(f"timestamp {ref.timestamp} != batch {blk.timestamp}")
+        if ref.parent_hash != self.safe.hash:
+            problems.append("parent is not the safe head")
+        if ref.l1_origin.number != blk.epoch_num:
+            problems.append(f"L1 origin {ref.l1_origin.number} != batch epoch {blk.epoch_num}")
+        if list(blk.transactions) != txs:
+            problems.append(
+                f"transactions differ: block has {len(txs)}, batch {len(blk.transactions)}"
+                + self._first_tx_difference(txs, list(blk.transactions))
+            )
+        if problems:
+            self._halt(
+                f"derived L2 block {number} from L1 block {l1_number} does not match the L2 chain: "
+                + "; ".join(problems)
+            )
+            return
+        self.safe = ref
+        self._safe_history.append((l1_number, ref))
+
+    @staticmethod
+    def _first_tx_difference(chain: list[bytes], batch: list[bytes]) -> str:
+        for i, (a, b) in enumerate(zip(chain, batch, strict=False)):
+            if a != b:
+                return (
+                    f" (first difference at tx {i}: chain 0x{keccak(a).hex()} vs batch 0x{keccak(b).hex()})"
+                )
+        return ""
+
+    def _halt(self, reason: str) -> None:
+        self.halted = reason
+        log.error("SAFE HEAD HALTED at L2 block %d: %s", self.safe.number, reason)
+
+    # -- status --
+
+    def finalized_l2(self, finalized_l1: int) -> L2BlockRef:
+        with self._lock:
+            best = self.genesis_l2
+            for l1_number, ref in self._safe_history:
+                if l1_number > finalized_l1:
+                    break
+                best = ref
+            return best
+
+    def sync_status(self) -> SyncStatus:
+        """Blocking: op-node's SyncStatus from the L1/L2 nodes and the derivation state."""
+
+        def l1(tag: str) -> L1BlockRef:
+            block = rpc_call(self.l1_url, "eth_getBlockByNumber", [tag, False])
+            return l1_ref_from_json(block) if isinstance(block, dict) else L1BlockRef.zero()
+
+        head_l1, safe_l1, fin_l1 = l1("latest"), l1("safe"), l1("finalized")
+        unsafe_json = rpc_call(self.l2_url, "eth_getBlockByNumber", ["latest", True])
+        unsafe = (
+            l2_ref_from_json(unsafe_json, self.genesis_l2) if isinstance(unsafe_json, dict) else self.safe
+        )
+        with self._lock:
+            safe, current = self.safe, self.current_l1
+            finalized = self.finalized_l2(fin_l1.number)
+        return SyncStatus(
+            current_l1=current,
+            current_l1_finalized=fin_l1,
+            head_l1=head_l1,
+            safe_l1=safe_l1,
+            finalized_l1=fin_l1,
+            unsafe_l2=unsafe,
+            safe_l2=safe,
+            finalized_l2=finalized,
+            pending_safe_l2=safe,
+            cross_unsafe_l2=unsafe,
+            local_safe_l2=safe,
+        )
+
+
+# ---- JSON-RPC server ------------------------------------------------------------------------------------
+
+
+class RpcMethodError(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class RollupNode:
+    """The aiohttp JSON-RPC server around a Deriver; derives in the background every ``poll_interval``."""
+
+    def __init__(
+        self, deriver: Deriver, *, host: str = "127.0.0.1", port: int = 0, poll_interval: float = 0.25
+    ) -> None:
+        self.deriver = deriver
+        self.host = host
+        self.port = port
+        self.poll_interval = poll_interval
+        self._runner: web.AppRunner | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=16 * 1024 * 1024)
+        app.router.add_post("/", self._handle)
+        app.router.add_get("/healthz", self._healthz)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        server = site._server
+        if server is not None and self.port == 0:
+            sockets = getattr(server, "sockets", None) or []
+            self.port = int(sockets[0].getsockname()[1])
+        if self.poll_interval > 0:
+            self._task = asyncio.create_task(self._derive_loop())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _derive_loop(self) -> None:
+        while True:
+            try:
+                await asyncio.to_thread(self.deriver.step)
+            except Exception as exc:
+                log.warning("derivation step failed: %s", exc)
+            await asyncio.sleep(self.poll_interval)
+
+    async def _healthz(self, _request: web.Request) -> web.Response:
+        return web.json_response({"version": ROLLUP_NODE_VERSION})
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.json_response(
+                {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": "parse error"}}
+            )
+        if isinstance(body, list):
+            return web.json_response([await self._dispatch(item) for item in body])
+        return web.json_response(await self._dispatch(body))
+
+    async def _dispatch(self, req: Any) -> dict[str, Any]:
+        rid = req.get("id") if isinstance(req, dict) else None
+        try:
+            if not isinstance(req, dict) or not isinstance(req.get("method"), str):
+                raise RpcMethodError(-32600, "invalid request")
+            result = await asyncio.to_thread(self.call, req["method"], req.get("params") or [])
+            return {"jsonrpc": "2.0", "id": rid, "result": result}
+        except RpcMethodError as exc:
+            return {"jsonrpc": "2.0", "id": rid, "error": {"code": exc.code, "message": exc.message}}
+        except Exception as exc:
+            return {"jsonrpc": "2.0", "id": rid, "error": {"code": -32000, "message": str(exc)}}
+
+    def call(self, method: str, params: list[Any]) -> Any:
+        """Blocking method dispatch (also usable in-process by tests)."""
+        if method == "optimism_syncStatus":
+            return self.deriver.sync_status().to_json()
+        if method == "optimism_outputAtBlock":
+            if len(params) != 1 or not isinstance(params[0], str):
+                raise RpcMethodError(-32602, "optimism_outputAtBlock: expected one hex block number")
+            return self.output_at_block(int(params[0], 16))
+        if method == "optimism_rollupConfig":
+            return self.deriver.rollup.to_json()
+        if method == "optimism_version":
+            return ROLLUP_NODE_VERSION
+        if method == "admin_sequencerActive":
+            return True
+        raise RpcMethodError(-32601, f"the method {method} does not exist/is not available")
+
+    def output_at_block(self, number: int) -> dict[str, Any]:
+        status = self.deriver.sync_status()
+        if number > status.unsafe_l2.number:
+            raise RpcMethodError(
+                -32000,
+                f"failed to get L2 block ref: block {number} not found "
+                f"(unsafe head {status.unsafe_l2.number})",
+            )
+        out = fetch_output(self.deriver.l2_url, number)
+        ref = l2_ref_from_json(out.block, self.deriver.genesis_l2)
+        return {
+            "version": "0x" + OUTPUT_VERSION_V0.hex(),
+            "outputRoot": "0x" + out.root.hex(),
+            "blockRef": ref.to_json(),
+            "withdrawalStorageRoot": "0x" + out.withdrawal_storage_root.hex(),
+            "stateRoot": "0x" + out.state_root.hex(),
+            "syncStatus": status.to_json(),
+        }
+
+
+class RollupNodeThread:
+    """Runs a RollupNode on its own event loop in a daemon thread (for the CLI and for pytest)."""
+
+    def __init__(self, node: RollupNode) -> None:
+        self.node = node
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="rollup-node", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.node.start(), self._loop).result(timeout=10)
+
+    def stop(self) -> None:
+        if not self._thread.is_alive():
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(self.node.stop(), self._loop).result(timeout=10)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+            self._loop.close()
+
+
+def genesis_block_id(l2_url: str) -> BlockID:
+    block = rpc_call(l2_url, "eth_getBlockByNumber", ["0x0", False])
+    if not isinstance(block, dict):
+        raise RuntimeError(f"L2 genesis block not found at {l2_url}")
+    return BlockID(bytes.fromhex(block["hash"][2:]), 0)
