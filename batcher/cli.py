@@ -15,6 +15,10 @@ def main(argv: list[str] | None = None) -> int:
         from batcher.bench import main as bench_main
 
         return bench_main(args[1:])
+    if args and args[0] == "doc":
+        from batcher.service import doc_main
+
+        return doc_main(args[1:])
     from batcher.service import main as service_main
 
     return service_main(args)

@@ -90,7 +90,7 @@ def l2_block_inputs(dn: Devnet, first: int, last: int) -> list[Any]:
     out = []
     for n in range(first, last + 1):
         block = rpc_call(dn.l2_url, "eth_getBlockByNumber", [hex(n), True])
-        out.append(block_from_rpc(block, L2_CHAIN_ID))  # type: ignore[arg-type]
+        out.append(block_from_rpc(block, L2_CHAIN_ID))
     return out
 
 
