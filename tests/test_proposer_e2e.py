@@ -55,6 +55,18 @@ def l1_miner(request) -> Iterator[list[Devnet]]:
     thread.join(5)
 
 
+def wait_serving(svc: cli.Service, timeout: float = 60.0) -> None:
+    """Until the service answers health_status on its RPC port (start-up done)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert svc.alive(), svc.tail()
+        with contextlib.suppress(OSError):
+            rpc_call(f"http://127.0.0.1:{svc.rpc_port}", "health_status")
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{svc.name} did not start serving: {svc.tail()}")
+
+
 def keep_safe(dn: Devnet, blocks: int = 2) -> None:
     dn.produce_l2_blocks(blocks)
     batch_up_to_head(dn)
@@ -229,3 +241,38 @@ def test_bad_flags_fail_fast_with_the_flag_named(tmp_path):
         "1m",
     )
     assert both.returncode != 0 and "invalid CLI flags" in both.stdout + both.stderr
+
+
+@pytest.mark.parametrize("endpoint", ["rollup", "l1"])
+def test_proposer_survives_an_endpoint_outage_and_resumes(make_devnet, tmp_path, endpoint):
+    """Rollup node or L1 RPC unreachable for a while: the proposer keeps running, logs, and proposes after."""
+    from tests.outage_proxy import OutageProxy
+
+    dn = make_devnet(proposer="l2oo")
+    target = dn.rollup_url if endpoint == "rollup" else dn.l1_url
+    proxy = OutageProxy(target)
+    args = cli.proposer_args(dn, free_port(), free_port())
+    flag = "--rollup-rpc" if endpoint == "rollup" else "--l1-eth-rpc"
+    args[args.index(flag) + 1] = proxy.url
+    args[args.index("--poll-interval") + 1] = "500ms"
+    args += ["--network-timeout", "2s", "--txmgr.receipt-query-interval", "500ms"]
+    svc = cli.start_service("proposer", "proposer.cli", args, tmp_path)
+    try:
+        wait_serving(svc)
+        proxy.down()
+        for _ in range(12):
+            keep_safe(dn)  # the chain moves on while the endpoint is away
+        time.sleep(6)
+        assert svc.alive(), svc.tail()
+        assert cli.last_proposal(dn)[0] == 0
+        assert "Error getting proposal" in svc.tail(400) or "Failed to send proposal" in svc.tail(400)
+        proxy.up()
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline and cli.last_proposal(dn)[0] == 0:
+            assert svc.alive(), svc.tail()
+            keep_safe(dn)
+            time.sleep(0.5)
+        assert cli.last_proposal(dn)[0] == 1, svc.tail(40)
+    finally:
+        svc.stop()
+        proxy.close()
