@@ -1,0 +1,613 @@
+"""``op-batcher bench``: channel building throughput, scaling, size, blob fill and memory.
+
+Synthetic but realistic L2 blocks: a pool of transactions of the common kinds (ETH transfers,
+ERC-20 ``transfer`` calls, contract calls with ABI calldata, a few creations; types 0, 1 and 2) is
+signed once with eth_account; every block tx is a pool template with a fresh nonce, value,
+recipient/amount and a fresh random signature (r, s), so no two txs repeat byte for byte — as on
+a real chain, where repeats would flatter the compression ratio. Signing every tx would take
+minutes; the random signature has the same entropy as a real one.
+
+Reported (``--quick`` shrinks every size so the whole run stays well under 20 s):
+
+* throughput of each algorithm x compressor x batch type (MB/s of raw RLP batch bytes),
+* cost of adding 100 blocks at channel sizes 0..700 blocks (span and singular channel outs),
+* compressed size and CPU of full channels relative to one-shot brotli-10 of the same content,
+* blob fill of full 6-blob channels (130,043-byte frames),
+* peak RSS of a child process draining a 1000-block backlog,
+* the mainnet-like span batch vector (``vectors/kona/batch.hex``) re-batched, if present.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import itertools
+import random
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import brotli
+
+from common.derive.blob import MAX_BLOB_DATA_SIZE
+from common.derive.block_ref import BlockID
+from common.derive.channel import read_batch_payloads
+from common.derive.channel_out import AddResult, ChannelOut, ChannelOutConfig, new_channel_out
+from common.derive.compressor import CompressionCalibration, SizeEstimator
+from common.derive.frame import FRAME_OVERHEAD, Frame
+from common.derive.l1_info import L1Info
+from common.derive.l2_block import BlockInput
+from common.derive.rollup_config import GenesisSystemConfig, RollupConfig
+from common.derive.transaction import Transaction, decode_transaction
+
+BLOB_FRAME_SIZE = MAX_BLOB_DATA_SIZE - 1
+"""130,043: a blob carries 0x00 ++ one frame."""
+BLOBS_PER_CHANNEL = 6
+TARGET_6_BLOBS = BLOBS_PER_CHANNEL * (BLOB_FRAME_SIZE - FRAME_OVERHEAD)
+"""780,120 compressed bytes: the Go devnet/sepolia blob channel target."""
+CHAIN_ID = 901
+GENESIS_TIME = 1_700_000_000
+BLOCK_TIME = 2
+WARMUP = 2
+"""Channels the span calibration needs before its steady state."""
+KONA_VECTOR = Path("/work/shared/vectors/kona/batch.hex")
+
+_SECP256K1_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
+
+# --------------------------------------------------------------------------------------------
+# synthetic chain
+
+
+def bench_rollup_config() -> RollupConfig:
+    """A Fjord-active rollup config (brotli allowed, 100 MB RLP limit)."""
+    return RollupConfig(
+        genesis_l1=BlockID(b"\x11" * 32, 0),
+        genesis_l2=BlockID(b"\x22" * 32, 0),
+        genesis_l2_time=GENESIS_TIME,
+        system_config=GenesisSystemConfig(batcher_addr=b"\x33" * 20),
+        block_time=BLOCK_TIME,
+        max_sequencer_drift=1800,
+        seq_window_size=3600,
+        channel_timeout=300,
+        l1_chain_id=900,
+        l2_chain_id=CHAIN_ID,
+        batch_inbox_address=b"\xff" * 20,
+        fork_times={f: 0 for f in ("regolith", "canyon", "delta", "ecotone", "fjord", "granite", "holocene")},
+    )
+
+
+def _checksum(addr: bytes) -> str:
+    from eth_utils.address import to_checksum_address
+
+    return str(to_checksum_address(addr))
+
+
+class TxFactory:
+    """Signs a small pool of template txs once, then mints unique variants cheaply."""
+
+    KINDS = ("transfer", "erc20", "call", "create")
+    WEIGHTS = (0.30, 0.32, 0.36, 0.02)
+
+    def __init__(self, *, templates_per_kind: int = 12, seed: int = 1) -> None:
+        from eth_account import Account
+
+        rng = random.Random(seed)
+        self.rng = rng
+        self.tokens = [rng.randbytes(20) for _ in range(12)]
+        self.contracts = [rng.randbytes(20) for _ in range(30)]
+        self.users = [rng.randbytes(20) for _ in range(400)]
+        self.selectors = [rng.randbytes(4) for _ in range(25)]
+        keys = [bytes([i + 1]) * 32 for i in range(8)]
+        self.templates: dict[str, list[Transaction]] = {k: [] for k in self.KINDS}
+        for kind in self.KINDS:
+            for i in range(templates_per_kind):
+                tx = self._template_dict(kind, i)
+                signed = Account.sign_transaction(tx, keys[i % len(keys)])
+                self.templates[kind].append(decode_transaction(bytes(signed.raw_transaction)))
+        self.nonces = [0] * 5000
+
+    def _template_dict(self, kind: str, i: int) -> dict[str, object]:
+        rng = self.rng
+        style = i % 6  # 0: legacy, 1: access list, else: EIP-1559
+        base: dict[str, object] = {"chainId": CHAIN_ID, "nonce": i, "gas": 21_000, "value": 0}
+        if style in (0, 1):
+            base["gasPrice"] = 1_000_000_000 + rng.randrange(10**8)
+        else:
+            base["maxFeePerGas"] = 2_000_000_000 + rng.randrange(10**9)
+            base["maxPriorityFeePerGas"] = 1_000_000 + rng.randrange(10**6)
+        if style == 1:
+            base["accessList"] = [
+                {"address": _checksum(rng.choice(self.contracts)), "storageKeys": ["0x" + "00" * 31 + "01"]}
+            ]
+        if kind == "transfer":
+            base.update(to=_checksum(rng.choice(self.users)), value=rng.randrange(10**18))
+        elif kind == "erc20":
+            base.update(to=_checksum(rng.choice(self.tokens)), gas=65_000, data=self.erc20_calldata())
+        elif kind == "call":
+            base.update(to=_checksum(rng.choice(self.contracts)), gas=250_000, data=self.call_calldata())
+        else:
+            base.update(gas=1_500_000, data=self.creation_code())
+        return base
+
+    def erc20_calldata(self) -> bytes:
+        rng = self.rng
+        amount = rng.randrange(10 ** rng.randrange(4, 22))
+        return bytes.fromhex("a9059cbb") + b"\x00" * 12 + rng.choice(self.users) + amount.to_bytes(32, "big")
+
+    def call_calldata(self) -> bytes:
+        """ABI-shaped calldata: a known selector and 32-byte words of addresses, amounts, hashes."""
+        rng = self.rng
+        words = [rng.choice(self.selectors)]
+        for _ in range(rng.choice((2, 3, 4, 6, 8, 10, 14, 20, 30))):
+            r = rng.random()
+            if r < 0.35:
+                words.append(b"\x00" * 12 + rng.choice(self.users + self.tokens + self.contracts))
+            elif r < 0.65:
+                words.append(rng.randrange(10 ** rng.randrange(1, 24)).to_bytes(32, "big"))
+            elif r < 0.85:
+                words.append(rng.randbytes(32))
+            else:
+                words.append(rng.randrange(0, 64).to_bytes(32, "big"))
+        return b"".join(words)
+
+    def creation_code(self) -> bytes:
+        rng = self.rng
+        body = bytearray(bytes.fromhex("6080604052348015600f57600080fd5b50"))
+        while len(body) < rng.randrange(1500, 6000):
+            op = rng.random()
+            if op < 0.5:
+                body += bytes([0x60 + rng.randrange(4)]) + rng.randbytes(1 + rng.randrange(3))
+            elif op < 0.6:
+                body += b"\x73" + rng.choice(self.contracts)
+            elif op < 0.7:
+                body += b"\x63" + rng.choice(self.selectors)
+            else:
+                body += bytes(rng.choice((0x52, 0x51, 0x56, 0x57, 0x5B, 0x80, 0x81, 0x90, 0x91, 0x01, 0x03)))
+        return bytes(body)
+
+    def mint(self) -> bytes:
+        """A fresh, unique tx from a random template."""
+        rng = self.rng
+        kind = rng.choices(self.KINDS, self.WEIGHTS)[0]
+        tpl = rng.choice(self.templates[kind])
+        sender = rng.randrange(len(self.nonces))
+        self.nonces[sender] += 1
+        changes: dict[str, object] = {
+            "nonce": self.nonces[sender],
+            "r": rng.randrange(1, 1 << 256),
+            "s": rng.randrange(1, _SECP256K1_HALF_N),
+            "y_parity": rng.randrange(2),
+        }
+        if kind == "transfer":
+            changes.update(to=rng.choice(self.users), value=rng.randrange(10 ** rng.randrange(14, 19)))
+        elif kind == "erc20":
+            changes["data"] = self.erc20_calldata()
+        elif kind == "call":
+            changes.update(data=self.call_calldata(), to=rng.choice(self.contracts))
+        return dataclasses.replace(tpl, **changes).encode()  # type: ignore[arg-type]
+
+
+def synthetic_blocks(
+    factory: TxFactory, count: int, *, txs_per_block: tuple[int, int] = (5, 25), start: int = 1
+) -> list[BlockInput]:
+    """``count`` consecutive L2 blocks (2 s apart, a new L1 origin every 6 blocks)."""
+    rng = factory.rng
+    blocks = []
+    parent = b"\x22" * 32
+    for number in range(start, start + count):
+        l1_num = 100 + number // 6
+        l1_hash = l1_num.to_bytes(8, "big") * 4
+        info = L1Info(
+            l1_num, GENESIS_TIME + 12 * l1_num, 10**9, l1_hash, number % 6, b"\x00" * 12 + b"\x33" * 20
+        )
+        txs = tuple(factory.mint() for _ in range(rng.randint(*txs_per_block)))
+        block_hash = rng.randbytes(32)
+        blocks.append(
+            BlockInput(
+                number,
+                block_hash,
+                parent,
+                GENESIS_TIME + BLOCK_TIME * number,
+                BlockID(l1_hash, l1_num),
+                number % 6,
+                txs,
+                info,
+            )
+        )
+        parent = block_hash
+    return blocks
+
+
+# --------------------------------------------------------------------------------------------
+# driving channel outs like the channel manager does
+
+
+@dataclass
+class ChannelRun:
+    """One channel built from a block backlog."""
+
+    blocks: int
+    input_bytes: int
+    frames: list[Frame]
+    full: bool
+    out: ChannelOut
+
+    @property
+    def output_bytes(self) -> int:
+        return sum(len(f.data) for f in self.frames)
+
+    def channel_bytes(self) -> bytes:
+        return b"".join(f.data for f in self.frames)
+
+
+def drain(
+    cfg: ChannelOutConfig,
+    rollup: RollupConfig,
+    blocks: Sequence[BlockInput],
+    *,
+    max_frame_size: int = BLOB_FRAME_SIZE,
+    calibration: CompressionCalibration | None = None,
+    on_channel: Callable[[ChannelRun], None] | None = None,
+) -> list[ChannelRun]:
+    """Put every block into consecutive channels; a rejected block opens the next channel."""
+    runs = []
+    i = 0
+    serial = 0
+    while i < len(blocks):
+        serial += 1
+        out = new_channel_out(cfg, rollup, serial.to_bytes(16, "big"), calibration=calibration)
+        frames: list[Frame] = []
+        while i < len(blocks):
+            if out.add_block(blocks[i]) is AddResult.REJECTED_FULL:
+                break
+            i += 1
+            while (f := out.output_frame(max_frame_size)) is not None:
+                frames.append(f)
+            if out.full_reason is not None:
+                break
+        full = out.full_reason is not None
+        out.close()
+        while (f := out.output_frame(max_frame_size)) is not None:
+            frames.append(f)
+        run = ChannelRun(out.block_count, out.input_bytes, frames, full, out)
+        runs.append(run)
+        if on_channel is not None:
+            on_channel(run)
+    return runs
+
+
+def _cpu() -> float:
+    return time.process_time()
+
+
+# --------------------------------------------------------------------------------------------
+# measurements
+
+
+@dataclass
+class Row:
+    section: str
+    name: str
+    value: str
+    note: str = ""
+
+
+def bench_throughput(blocks: Sequence[BlockInput], rollup: RollupConfig, quick: bool) -> list[Row]:
+    rows = []
+    algos = ("zlib", "brotli-10") if quick else ("zlib", "brotli-9", "brotli-10", "brotli-11")
+    combos: list[tuple[int, str, str]] = []
+    for algo in algos:
+        for comp in ("shadow", "ratio", "none"):
+            combos.append((0, comp, algo))
+        combos.append((1, "-", algo))
+    for batch_type, comp, algo in combos:
+        subset = blocks if algo != "brotli-11" else blocks[: len(blocks) // 3]
+        cfg = ChannelOutConfig(
+            TARGET_6_BLOBS,
+            batch_type=batch_type,
+            compressor=comp if batch_type == 0 else "shadow",
+            compression_algo=algo,
+            approx_compr_ratio=0.4,
+        )
+        t0 = _cpu()
+        runs = drain(cfg, rollup, subset, calibration=CompressionCalibration(algo))
+        dt = max(_cpu() - t0, 1e-9)
+        raw = sum(r.input_bytes for r in runs)
+        out = sum(r.output_bytes for r in runs)
+        kind = "singular" if batch_type == 0 else "span"
+        rows.append(
+            Row(
+                "throughput",
+                f"{kind:8} {comp:6} {algo:9}",
+                f"{raw / dt / 1e6:7.2f} MB/s",
+                f"ratio {out / raw:.3f}, {len(runs)} channels",
+            )
+        )
+    return rows
+
+
+def bench_add_cost(factory: TxFactory, rollup: RollupConfig, quick: bool) -> list[Row]:
+    """Cost of each +100 blocks while a channel grows to 700 blocks (1-3 txs per block)."""
+    blocks = synthetic_blocks(factory, 700, txs_per_block=(1, 1) if quick else (1, 3), start=10_000)
+    rows = []
+    repeats = 2 if quick else 5
+    for batch_type, comp in ((1, "shadow"), (0, "shadow")):
+        best = [float("inf")] * 7
+        close = float("inf")
+        for _ in range(repeats):
+            cfg = ChannelOutConfig(
+                50_000_000, batch_type=batch_type, compressor=comp, compression_algo="brotli-10"
+            )
+            out = new_channel_out(cfg, rollup, b"\x01" * 16, calibration=CompressionCalibration("brotli-10"))
+            for step in range(7):
+                t0 = _cpu()
+                for b in blocks[step * 100 : (step + 1) * 100]:
+                    out.add_block(b)
+                best[step] = min(best[step], _cpu() - t0)
+            t0 = _cpu()
+            out.close()
+            close = min(close, _cpu() - t0)
+        kind = "span" if batch_type == 1 else "singular"
+        for step in range(7):
+            rows.append(
+                Row(
+                    "add-cost",
+                    f"{kind:8} brotli-10 blocks {step * 100}-{(step + 1) * 100}",
+                    f"{best[step] * 1000:8.2f} ms",
+                    f"x{best[step] / best[0]:.2f} of 0-100",
+                )
+            )
+        rows.append(
+            Row(
+                "add-cost",
+                f"{kind:8} brotli-10 close after 700 blocks",
+                f"{close * 1000:8.2f} ms",
+                f"{out.input_bytes / 1e6:.2f} MB raw; the one exact compression"
+                if batch_type == 1
+                else "finish of the streamed compressor",
+            )
+        )
+    return rows
+
+
+def bench_full_channels(blocks: Sequence[BlockInput], rollup: RollupConfig, quick: bool) -> list[Row]:
+    """Full span and singular blob channels vs one-shot brotli-10 of the same content.
+
+    The span channel out learns its size calibration from the exact sizes of earlier channels;
+    the first ``WARMUP`` channels are reported separately from the steady state.
+    """
+    rows = []
+    n_blobs = 1 if quick else BLOBS_PER_CHANNEL
+    target = n_blobs * (BLOB_FRAME_SIZE - FRAME_OVERHEAD)
+    for batch_type, comp in ((1, "shadow"), (0, "shadow")):
+        cfg = ChannelOutConfig(target, batch_type=batch_type, compressor=comp, compression_algo="brotli-10")
+        cal = CompressionCalibration("brotli-10")
+        ends = [_cpu()]
+
+        def mark(_run: ChannelRun, ends: list[float] = ends) -> None:
+            ends.append(_cpu())
+
+        runs = drain(cfg, rollup, blocks, calibration=cal, on_channel=mark)
+        cpu = [b - a for a, b in itertools.pairwise(ends)]
+        kind = f"{'span' if batch_type == 1 else 'singular'} {n_blobs}-blob"
+        full = [i for i, r in enumerate(runs) if r.full]
+        if not full:
+            rows.append(Row("full-channels", f"{kind} brotli-10", "no full channel", "backlog too small"))
+            continue
+        ref_cpu = []
+        oneshot = []
+        for r in runs:
+            content = _decompressed(r)
+            t0 = _cpu()
+            oneshot.append(len(brotli.compress(content, quality=10)) + 1)
+            ref_cpu.append(_cpu() - t0)
+        warm = [i for i in full if i >= WARMUP] or full
+        for label, idx in (("all full channels", full), (f"after {WARMUP} warm-up channels", warm)):
+            if label != "all full channels" and (batch_type == 0 or warm == full):
+                continue
+            size_ratio = sum(runs[i].output_bytes for i in idx) / sum(oneshot[i] for i in idx)
+            cpu_ratio = sum(cpu[i] for i in idx) / sum(ref_cpu[i] for i in idx)
+            blobs = sum(len(runs[i].frames) for i in idx)
+            fill = sum(f.size + 1 for i in idx for f in runs[i].frames) / (blobs * MAX_BLOB_DATA_SIZE)
+            over = sum(1 for i in idx if runs[i].output_bytes > target and runs[i].blocks > 1)
+            comps = [getattr(runs[i].out, "exact_compressions", 0) for i in idx]
+            rows += [
+                Row(
+                    "full-channels",
+                    f"{kind} size / one-shot brotli-10, {label}",
+                    f"{size_ratio:.4f}",
+                    f"{len(idx)} channels",
+                ),
+                Row(
+                    "full-channels",
+                    f"{kind} CPU / one-shot brotli-10 CPU, {label}",
+                    f"{cpu_ratio:.3f}",
+                    f"{sum(cpu[i] for i in idx):.2f} s vs {sum(ref_cpu[i] for i in idx):.2f} s"
+                    + (f", exact compressions per channel {comps}" if batch_type == 1 else ""),
+                ),
+                Row(
+                    "full-channels",
+                    f"{kind} blob fill, {label}",
+                    f"{fill * 100:.2f} %",
+                    f"{blobs} blobs, channels over target: {over}",
+                ),
+            ]
+        if batch_type == 1:
+            rows.append(_span_cpu_breakdown(blocks, sum(ref_cpu)))
+    return rows
+
+
+def _span_cpu_breakdown(blocks: Sequence[BlockInput], ref_cpu: float) -> Row:
+    """Where span CPU goes besides the one exact compression: the builder and the shadow."""
+    from common.derive.span_batch import SpanBatchBuilder
+
+    t0 = _cpu()
+    builder = SpanBatchBuilder(GENESIS_TIME, CHAIN_ID)
+    for b in blocks:
+        builder.append(b)
+    build = _cpu() - t0
+    t0 = _cpu()
+    shadow = SizeEstimator("brotli-10")
+    for b in blocks:
+        shadow.add(b"".join(b.transactions))
+    shadow.size()
+    est = _cpu() - t0
+    return Row(
+        "full-channels",
+        "span CPU besides the exact compression",
+        f"x{(build + est) / ref_cpu:.3f}",
+        f"span batch builder x{build / ref_cpu:.3f}, brotli-5 shadow x{est / ref_cpu:.3f}",
+    )
+
+
+def _decompressed(run: ChannelRun) -> bytes:
+    from common.derive.channel import decompress_channel
+
+    return decompress_channel(run.channel_bytes(), max_bytes=100_000_000, fjord=True)
+
+
+def bench_rss(quick: bool) -> list[Row]:
+    """Peak RSS of a fresh process that builds a 1000-block backlog and drains it (span, then singular)."""
+    n = 100 if quick else 1000
+    code = (
+        "import resource\n"
+        "from batcher.bench import TxFactory, synthetic_blocks, bench_rollup_config, drain, TARGET_6_BLOBS\n"
+        "from common.derive.channel_out import ChannelOutConfig\n"
+        "def status(key):\n"
+        "    for line in open('/proc/self/status'):\n"
+        "        if line.startswith(key + ':'):\n"
+        "            return int(line.split()[1]) * 1024\n"
+        "    return 0\n"
+        "def reset_peak():\n"
+        "    try:\n"
+        "        with open('/proc/self/clear_refs', 'w') as f:\n"
+        "            f.write('5')\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "f = TxFactory(templates_per_kind=4)\n"
+        f"blocks = synthetic_blocks(f, {n})\n"
+        "out = [status('VmRSS'), status('VmHWM')]\n"
+        "for bt in (1, 0):\n"
+        "    reset_peak()\n"
+        "    cfg = ChannelOutConfig(TARGET_6_BLOBS, batch_type=bt, compression_algo='brotli-10')\n"
+        "    drain(cfg, bench_rollup_config(), blocks)\n"
+        "    out.append(status('VmHWM'))\n"
+        "print(*out)\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True)
+    now, peak0, peak_span, peak_singular = (int(x) / 2**20 for x in res.stdout.split())
+    return [
+        Row(
+            "memory",
+            f"RSS holding a {n}-block backlog",
+            f"{now:.1f} MB",
+            f"interpreter + libraries + blocks (peak so far {peak0:.1f} MB)",
+        ),
+        Row("memory", "peak RSS draining it, span brotli-10", f"{peak_span:.1f} MB", "6-blob channels"),
+        Row(
+            "memory",
+            "peak RSS draining it, singular shadow brotli-10",
+            f"{peak_singular:.1f} MB",
+            "two streaming brotli-10 compressors, as Go",
+        ),
+    ]
+
+
+def bench_kona(rollup: RollupConfig, quick: bool) -> list[Row]:
+    """Re-batch the mainnet-like 143-block span batch into 2-blob span channels."""
+    if not KONA_VECTOR.exists():
+        return [Row("kona", "vectors/kona/batch.hex", "missing", str(KONA_VECTOR))]
+    import zlib
+
+    from common.derive.span_batch import SpanBatch
+
+    raw = zlib.decompress(bytes.fromhex(KONA_VECTOR.read_text().strip()))
+    span = SpanBatch.decode(read_batch_payloads(raw)[0])
+    derived = span.derive_blocks(0, 2, 10)
+    cfg_rollup = dataclasses.replace(rollup, l2_chain_id=10, genesis_l2_time=0)
+    blocks = []
+    parent = b"\x01" * 32
+    for i, b in enumerate(derived):
+        h = (i + 7).to_bytes(32, "big")
+        l1_hash = b.epoch_num.to_bytes(32, "big")
+        info = L1Info(b.epoch_num, 0, 0, l1_hash, 0, b"\x00" * 32)
+        blocks.append(
+            BlockInput(i + 1, h, parent, b.timestamp, BlockID(l1_hash, b.epoch_num), 0, b.transactions, info)
+        )
+        parent = h
+    if quick:
+        blocks = blocks[:40]
+    rows = []
+    for target_blobs in (2,) if quick else (2, 6):
+        target = target_blobs * (BLOB_FRAME_SIZE - FRAME_OVERHEAD)
+        cfg = ChannelOutConfig(target, batch_type=1, compression_algo="brotli-10")
+        t0 = _cpu()
+        runs = drain(cfg, cfg_rollup, blocks, calibration=CompressionCalibration("brotli-10"))
+        ours = _cpu() - t0
+        contents = [_decompressed(r) for r in runs]
+        t0 = _cpu()
+        oneshot = sum(len(brotli.compress(c, quality=10)) + 1 for c in contents)
+        ref = _cpu() - t0
+        rows.append(
+            Row(
+                "kona",
+                f"mainnet-like {len(blocks)} blocks, {target_blobs}-blob span channels",
+                f"size x{sum(r.output_bytes for r in runs) / oneshot:.4f}, CPU x{ours / ref:.2f}",
+                f"{len(runs)} channels, fill {[round(r.output_bytes / target * 100, 2) for r in runs]} %",
+            )
+        )
+    return rows
+
+
+def format_table(rows: Sequence[Row]) -> str:
+    w_name = max(len(r.name) for r in rows)
+    w_val = max(len(r.value) for r in rows)
+    lines = []
+    section = None
+    for r in rows:
+        if r.section != section:
+            section = r.section
+            lines.append(f"== {section}")
+        lines.append(f"  {r.name:<{w_name}}  {r.value:>{w_val}}  {r.note}")
+    return "\n".join(lines)
+
+
+def run(quick: bool) -> list[Row]:
+    rollup = bench_rollup_config()
+    factory = TxFactory(templates_per_kind=4 if quick else 12)
+    n_blocks = 120 if quick else 3000
+    blocks = synthetic_blocks(factory, n_blocks)
+    raw = sum(b.raw_size_estimate for b in blocks)
+    rows = [
+        Row(
+            "data",
+            "synthetic blocks",
+            f"{n_blocks}",
+            f"{raw / 1e6:.2f} MB raw, {sum(len(b.transactions) for b in blocks)} txs",
+        )
+    ]
+    rows += bench_throughput(blocks[:30] if quick else blocks[:600], rollup, quick)
+    rows += bench_add_cost(factory, rollup, quick)
+    rows += bench_full_channels(blocks, rollup, quick)
+    rows += bench_rss(quick)
+    rows += bench_kona(rollup, quick)
+    return rows
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="op-batcher bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (under 20 s), for tests")
+    args = parser.parse_args(argv)
+    t0 = time.monotonic()
+    rows = run(args.quick)
+    print(format_table(rows))
+    print(
+        f"(bench took {time.monotonic() - t0:.1f} s; peak RSS of this process "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)"
+    )
+    return 0

@@ -1,0 +1,546 @@
+"""The channel out: L2 blocks in, frames out (op-batcher.md §4.6, §5.3, §5.6, §5.7).
+
+Contract: ``add_block`` either accepts a block (it will be in this channel) or reports the channel
+full (the block stays pending for the next channel). The first block is always accepted, so no
+channel is ever empty, and a channel with no block cannot be closed. Once full or closed, frames
+come out in order via ``output_frame``; the last one carries ``is_last`` — possibly an empty frame
+when the data exactly filled the one before, as in Go.
+
+Two kinds:
+
+* Singular batches (type 0): one ``rlp_string(0x00 ++ batch)`` per block streamed into the Go
+  compressor kind (``shadow``/``ratio``/``none``) with Go's fullness rules; frames may be cut before
+  the channel closes.
+* Span batches (type 1): better than Go, whose span channel out re-encodes and recompresses the
+  whole channel per block (optimism#10002). Here a block costs O(block): it is appended to an
+  incremental span batch builder and fed to a cheap shadow compressor whose size, scaled by a
+  calibration learned from earlier channels' exact sizes, predicts the channel size. Only when
+  the prediction nears the target is the channel compressed for real, normally exactly once
+  (see :class:`SpanChannelOut`). The output never exceeds the target except for an oversized
+  first block (a last-resort quality-11 recompression guards against a wildly wrong estimate).
+
+The final compression runs inside the ``add_block`` call that reaches the target (about 1 s for a
+6-blob brotli-10 channel); callers that must stay responsive can run channel building in a thread.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from common.derive.batch import SINGULAR_BATCH_TYPE, SPAN_BATCH_TYPE, BatchError, rlp_string, rlp_string_size
+from common.derive.compressor import (
+    ChannelCompressor,
+    CompressionCalibration,
+    CompressorError,
+    OutputBuffer,
+    SizeEstimator,
+    StreamCompressor,
+    brotli_quality,
+    check_algo,
+    compress_channel,
+    is_brotli,
+    new_compressor,
+    static_bytes_len,
+)
+from common.derive.frame import CHANNEL_ID_LENGTH, FRAME_OVERHEAD, MAX_FRAME_LEN, MAX_FRAME_NUMBER, Frame
+from common.derive.l2_block import BlockInput
+from common.derive.rollup_config import RollupConfig
+from common.derive.singular_batch import SingularBatch
+from common.derive.span_batch import SpanBatchBuilder
+
+BROTLI_MAX_QUALITY = 11
+
+
+class FullReason(enum.Enum):
+    """Why a channel takes no more blocks; values are Go's error texts (logged as ``full_reason``)."""
+
+    COMPRESSOR_FULL = "compressor is full"
+    TOO_MANY_RLP_BYTES = "batch would cause RLP bytes to go over limit"
+    MAX_FRAME_INDEX = "max frame index reached (uint16)"
+    MAX_DURATION = "max channel duration reached"
+    SEQ_WINDOW = "close to sequencer window timeout"
+    CHANNEL_TIMEOUT = "close to channel timeout"
+    TERMINATED = "channel terminated"
+
+
+class AddResult(enum.Enum):
+    """Outcome of ``add_block``."""
+
+    ACCEPTED = "accepted"
+    REJECTED_FULL = "rejected_full"
+
+
+class ChannelOutError(ValueError):
+    """Misuse of a channel out (closed, empty, bad config) or a block that can never be batched."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelOutConfig:
+    """What a channel out is built with (from the batcher's channel config)."""
+
+    target_output_size: int
+    """Compressed bytes a full channel aims for: target_num_frames x (max_frame_size - 23)."""
+    batch_type: int = SINGULAR_BATCH_TYPE
+    """0 singular, 1 span (``--batch-type``)."""
+    compressor: str = "shadow"
+    """``--compressor`` (shadow | ratio | none); singular channels only, as in Go."""
+    compression_algo: str = "zlib"
+    """``--compression-algo``: zlib | brotli | brotli-9 | brotli-10 | brotli-11."""
+    approx_compr_ratio: float = 0.6
+    """``--approx-compr-ratio`` for the ratio compressor."""
+    max_blocks_per_span_batch: int = 0
+    """``--max-blocks-per-span-batch``: seal the span batch after this many blocks (0 = no limit)."""
+
+    def __post_init__(self) -> None:
+        if self.batch_type not in (SINGULAR_BATCH_TYPE, SPAN_BATCH_TYPE):
+            raise ChannelOutError(f"unrecognized batch type: {self.batch_type} (expected 0 or 1)")
+        if self.target_output_size <= 0:
+            raise ChannelOutError(f"target output size must be positive, got {self.target_output_size}")
+        if self.max_blocks_per_span_batch < 0:
+            raise ChannelOutError(
+                f"max blocks per span batch must be >= 0, got {self.max_blocks_per_span_batch}"
+            )
+        try:
+            check_algo(self.compression_algo)
+        except CompressorError as exc:
+            raise ChannelOutError(str(exc)) from None
+
+
+class ChannelOut:
+    """Shared state and frame emission of both channel kinds."""
+
+    def __init__(self, cfg: ChannelOutConfig, rollup: RollupConfig, channel_id: bytes) -> None:
+        if len(channel_id) != CHANNEL_ID_LENGTH:
+            raise ChannelOutError(f"channel id must be {CHANNEL_ID_LENGTH} bytes, got {len(channel_id)}")
+        self.cfg = cfg
+        self.rollup = rollup
+        self.id = bytes(channel_id)
+        self.full_reason: FullReason | None = None
+        self.closed = False
+        self.fully_output = False
+        self.block_count = 0
+        self._next_frame = 0
+
+    # -- to be provided by the kinds
+    @property
+    def input_bytes(self) -> int:
+        """Uncompressed RLP bytes in the channel (MAX_RLP_BYTES_PER_CHANNEL applies to it)."""
+        raise NotImplementedError
+
+    @property
+    def ready_bytes(self) -> int:
+        """Compressed bytes that can be cut into frames now."""
+        raise NotImplementedError
+
+    def _read(self, n: int) -> bytes:
+        raise NotImplementedError
+
+    def _close(self) -> None:
+        raise NotImplementedError
+
+    def add_block(self, block: BlockInput) -> AddResult:
+        raise NotImplementedError
+
+    # -- shared
+    @property
+    def full(self) -> bool:
+        return self.full_reason is not None
+
+    @property
+    def frames_emitted(self) -> int:
+        return self._next_frame
+
+    def _check_open(self, what: str) -> None:
+        if self.closed:
+            raise ChannelOutError(f"channel {self.id.hex()}: {what} after close")
+
+    def _mark_full(self, reason: FullReason) -> None:
+        if self.full_reason is None:
+            self.full_reason = reason
+
+    def close(self) -> None:
+        """Close the channel: no more blocks; every remaining byte becomes frames. Idempotent."""
+        if self.closed:
+            return
+        if self.block_count == 0:
+            raise ChannelOutError(
+                f"channel {self.id.hex()} holds no blocks; an empty channel must not be closed into frames"
+            )
+        self._close()
+        self.closed = True
+
+    def output_frame(self, max_frame_size: int) -> Frame | None:
+        """The next frame of at most ``max_frame_size`` bytes (data + 23), or None.
+
+        Before close only full-size frames come out; after close the rest, the final one with
+        ``is_last``. As in Go, ``is_last`` needs the data to fit strictly, so data that exactly fills
+        a frame is followed by an empty last frame.
+        """
+        if max_frame_size <= FRAME_OVERHEAD:
+            raise ChannelOutError(
+                f"max frame size {max_frame_size} must exceed the {FRAME_OVERHEAD}-byte frame overhead"
+            )
+        if self.fully_output:
+            return None
+        ready = self.ready_bytes
+        if not self.closed and ready + FRAME_OVERHEAD < max_frame_size:
+            return None
+        if self._next_frame > MAX_FRAME_NUMBER:
+            raise ChannelOutError(
+                f"channel {self.id.hex()}: {ready} bytes left but frame numbers are exhausted "
+                f"({MAX_FRAME_NUMBER} is the last uint16)"
+            )
+        max_data = min(max_frame_size - FRAME_OVERHEAD, MAX_FRAME_LEN)
+        is_last = False
+        size = max_data
+        if max_data > ready:
+            size = ready
+            is_last = self.closed
+        frame = Frame(self.id, self._next_frame, self._read(size), is_last)
+        self._next_frame += 1
+        if frame.number == MAX_FRAME_NUMBER:
+            self._mark_full(FullReason.MAX_FRAME_INDEX)
+        if is_last:
+            self.fully_output = True
+        return frame
+
+    def _block_rlp_limit(self, block: BlockInput) -> int:
+        return self.rollup.max_rlp_bytes_per_channel(block.timestamp)
+
+    def _first_block_too_big(self, size: int, limit: int, block: BlockInput) -> ChannelOutError:
+        return ChannelOutError(
+            f"L2 block {block.number}: its batch alone is {size} RLP bytes, over the "
+            f"MAX_RLP_BYTES_PER_CHANNEL limit {limit}; it can never be batched"
+        )
+
+
+class SingularChannelOut(ChannelOut):
+    """Go SingularChannelOut: one singular batch per block, streamed into a Go compressor kind."""
+
+    def __init__(self, cfg: ChannelOutConfig, rollup: RollupConfig, channel_id: bytes) -> None:
+        super().__init__(cfg, rollup, channel_id)
+        try:
+            self._comp: ChannelCompressor = new_compressor(
+                cfg.compressor, cfg.compression_algo, cfg.target_output_size, cfg.approx_compr_ratio
+            )
+        except CompressorError as exc:
+            raise ChannelOutError(str(exc)) from None
+        self._rlp_len = 0
+
+    @property
+    def input_bytes(self) -> int:
+        return self._rlp_len
+
+    @property
+    def ready_bytes(self) -> int:
+        return self._comp.len
+
+    def _read(self, n: int) -> bytes:
+        return self._comp.read(n)
+
+    def add_block(self, block: BlockInput) -> AddResult:
+        self._check_open("add_block")
+        if self.full_reason is not None:
+            return AddResult.REJECTED_FULL
+        data = rlp_string(SingularBatch.from_block(block).encode())
+        limit = self._block_rlp_limit(block)
+        if self._rlp_len + len(data) > limit:
+            if self.block_count == 0:
+                raise self._first_block_too_big(len(data), limit, block)
+            self._mark_full(FullReason.TOO_MANY_RLP_BYTES)
+            return AddResult.REJECTED_FULL
+        if not self._comp.write(data):
+            if self.block_count == 0:
+                # Only the ratio compressor can refuse a first block: target / ratio below 1 byte.
+                cfg = self.cfg
+                raise ChannelOutError(
+                    f"channel {self.id.hex()}: the {cfg.compressor} compressor refuses even the first block "
+                    f"(target {cfg.target_output_size}, approx ratio {cfg.approx_compr_ratio})"
+                )
+            self._mark_full(FullReason.COMPRESSOR_FULL)
+            return AddResult.REJECTED_FULL
+        self._rlp_len += len(data)
+        self.block_count += 1
+        if self._comp.full:
+            self._mark_full(FullReason.COMPRESSOR_FULL)
+        return AddResult.ACCEPTED
+
+    def _close(self) -> None:
+        self._comp.close()
+
+
+_TRY_SIGMAS = 1.0
+"""In the final zone, include the crossing block in the exact compression if the prediction says it
+fits with this many standard deviations to spare; otherwise compress without it."""
+_MARGINAL_REL_ERR = 0.10
+"""Relative error assumed for the estimated growth since the exact compression."""
+_MARGINAL_MIN_GUARD = 32
+_TAIL_PREFIX = 64
+"""Bytes a tail span batch adds beyond its blocks (prefix: timestamps, origin, two 20-byte checks)."""
+_FINISH_OVERHEAD = {True: 2, False: 8}
+"""Bytes a flushed stream still gets on close (brotli: the last empty meta-block; zlib: final block and
+adler32), keyed by is_brotli; measured 1 and 6."""
+
+
+class SpanChannelOut(ChannelOut):
+    """Span-batch channel out with O(block) appends and one exact compression per channel.
+
+    Phases: (1) blocks go into an incremental span batch builder and a cheap shadow compressor;
+    accepted while ``calibrated shadow size + guard <= target``. (2) At the first block that the
+    estimate cannot vouch for, the whole channel is compressed for real once, as a stream that is
+    flushed (not closed), giving its exact size. If that overshoots, the block is dropped and the
+    rest compressed one-shot. (3) If it leaves room for more blocks, they form a small tail span
+    batch judged by the (now tiny) marginal estimate; at the end the tail is fed to the same stream
+    and the stream closed. Should the result still pass the target, everything is recompressed
+    one-shot (which also drops the flush's cost), then with brotli quality 11.
+    """
+
+    def __init__(
+        self,
+        cfg: ChannelOutConfig,
+        rollup: RollupConfig,
+        channel_id: bytes,
+        calibration: CompressionCalibration | None = None,
+    ) -> None:
+        super().__init__(cfg, rollup, channel_id)
+        self.algo = cfg.compression_algo
+        self.target = cfg.target_output_size
+        self._builder = SpanBatchBuilder(rollup.genesis_l2_time, rollup.l2_chain_id)
+        self._sealed: list[bytes] = []
+        """RLP-wrapped span batches that no longer change (the open one is in the builder)."""
+        self._sealed_len = 0
+        self._estimator = SizeEstimator(self.algo)
+        if calibration is None:
+            calibration = default_calibration(self.algo, self.target)
+        self.calibration = calibration
+        self._static = static_bytes_len(self.algo)
+        self._finish_overhead = _FINISH_OVERHEAD[is_brotli(self.algo)]
+        self._stream: StreamCompressor | None = None
+        """Tail phase: the real compressor holding the flushed main part."""
+        self._streamed = 0
+        """How many of ``_sealed`` are already in ``_stream``."""
+        self._base: tuple[int, int] = (0, 0)
+        """Tail phase: (exact size incl. finish overhead, shadow size) when the main part was flushed."""
+        self._out: OutputBuffer | None = None
+        self._final_input = 0
+        self.exact_compressions = 0
+        """Whole-channel compressions done (1 in the common case)."""
+        self.overshoot = False
+        """True if even the fallbacks could not bring a multi-block channel under the target."""
+
+    # -- sizes
+    @property
+    def input_bytes(self) -> int:
+        if self._out is not None:
+            return self._final_input
+        n = self._builder.encoded_size
+        return self._sealed_len + (rlp_string_size(n) if n else 0)
+
+    @property
+    def ready_bytes(self) -> int:
+        return len(self._out) if self._out is not None else 0
+
+    def _read(self, n: int) -> bytes:
+        assert self._out is not None
+        return self._out.read(n)
+
+    def _open_parts(self) -> list[bytes]:
+        """The RLP-wrapped batches not yet in the stream (all of them before the tail phase)."""
+        parts = self._sealed[self._streamed :]
+        if self._builder.block_count:
+            parts.append(rlp_string(self._builder.encode()))
+        return parts
+
+    def _content(self) -> bytes:
+        """The whole uncompressed channel."""
+        return b"".join(self._sealed[: self._streamed] + self._open_parts())
+
+    def _estimate(self, shadow: int) -> float:
+        if self._stream is not None:
+            size, at = self._base
+            return size + _TAIL_PREFIX + self.calibration.k * (shadow - at)
+        return self._static + self._finish_overhead + self.calibration.predict(shadow)
+
+    def _guard(self, shadow: int) -> int:
+        if self._stream is not None:
+            grown = self.calibration.k * max(0, shadow - self._base[1])
+            return int(_MARGINAL_MIN_GUARD + _MARGINAL_REL_ERR * grown)
+        return self.calibration.guard(self.target)
+
+    # -- adding
+    def add_block(self, block: BlockInput) -> AddResult:
+        self._check_open("add_block")
+        if self.full_reason is not None:
+            return AddResult.REJECTED_FULL
+        limit = self._block_rlp_limit(block)
+        first = self.block_count == 0
+        max_blocks = self.cfg.max_blocks_per_span_batch
+        if max_blocks and self._builder.block_count >= max_blocks:
+            self._seal()
+        try:
+            self._builder.append(block)
+        except BatchError as exc:
+            raise ChannelOutError(f"L2 block {block.number} cannot go into a span batch: {exc}") from exc
+        rlp_total = self.input_bytes
+        if rlp_total > limit:
+            self._builder.undo_last()
+            if first:
+                raise self._first_block_too_big(rlp_total, limit, block)
+            self._mark_full(FullReason.TOO_MANY_RLP_BYTES)
+            return AddResult.REJECTED_FULL
+        return self._decide(block, first)
+
+    def _decide(self, block: BlockInput, first: bool) -> AddResult:
+        """Accept on the estimate while clearly below the target; near it, compress exactly."""
+        content = b"".join(block.transactions)
+        est = self._estimator
+        # Cheap test first: even if everything unflushed and this block were incompressible, would
+        # the prediction stay below target - guard? Then no flush and no exact compression.
+        bound_after = est.upper_bound() + len(content) + (len(content) >> 10) + 16
+        near = self._estimate(bound_after) + self._guard(bound_after) > self.target
+        shadow_before = est.size() if near else -1
+        est.add(content)
+        self.block_count += 1
+        if not near:
+            return AddResult.ACCEPTED
+        shadow_with = est.size()
+        predicted = self._estimate(shadow_with)
+        if predicted + self._guard(shadow_with) <= self.target:
+            return AddResult.ACCEPTED
+        if self._stream is not None:
+            # Tail phase: the marginal estimate says this block does not fit.
+            self._drop_last()
+            self._finish_tail()
+            return AddResult.REJECTED_FULL
+        try_margin = _TRY_SIGMAS * self.calibration.rel_sd * self.target
+        if first or predicted + try_margin <= self.target:
+            stream, size = self._compress_flushed(shadow_with)
+            if first or size <= self.target:
+                avg_block = size / self.block_count
+                if self.target - size > avg_block + _TAIL_PREFIX + _MARGINAL_MIN_GUARD:
+                    # Room for more: keep the stream open and fill a tail span batch.
+                    self._start_tail(stream, size, shadow_with)
+                    return AddResult.ACCEPTED
+                stream.close()
+                self._finish(stream.read(stream.len))
+                self._mark_full(FullReason.COMPRESSOR_FULL)
+                return AddResult.ACCEPTED
+        # Without this block: drop it again and compress what stays, once.
+        self._drop_last()
+        out = self._compress_once(self._content(), shadow_before)
+        self._finish(out if len(out) <= self.target else self._squeeze(out))
+        self._mark_full(FullReason.COMPRESSOR_FULL)
+        return AddResult.REJECTED_FULL
+
+    def _drop_last(self) -> None:
+        self._builder.undo_last()
+        self.block_count -= 1
+
+    def _seal(self) -> None:
+        """Max blocks per span batch reached: the span batch becomes a fixed part of the channel."""
+        data = rlp_string(self._builder.encode())
+        self._sealed.append(data)
+        self._sealed_len += len(data)
+        self._builder.reset()
+
+    def _compress_flushed(self, shadow: int) -> tuple[StreamCompressor, int]:
+        """Compress the whole channel into a stream left open after a sync flush; the size it will
+        have once closed (calibration learns from it)."""
+        stream = StreamCompressor(self.algo)
+        for part in self._open_parts():
+            stream.write(part)
+        stream.flush()
+        self.exact_compressions += 1
+        size = stream.total_out + self._finish_overhead
+        self.calibration.observe(size - self._static - self._finish_overhead, shadow)
+        return stream, size
+
+    def _compress_once(self, content: bytes, shadow: int) -> bytes:
+        out = compress_channel(content, self.algo)
+        self.exact_compressions += 1
+        if shadow > 0:
+            self.calibration.observe(len(out) - self._static, shadow)
+        return out
+
+    def _start_tail(self, stream: StreamCompressor, size: int, shadow: int) -> None:
+        if self._builder.block_count:
+            self._seal()
+        self._stream = stream
+        self._streamed = len(self._sealed)
+        self._base = (size, shadow)
+
+    def _finish_tail(self) -> None:
+        """Feed the tail to the open stream and close it; fall back to one-shot if over target."""
+        stream = self._stream
+        assert stream is not None
+        for part in self._open_parts():
+            stream.write(part)
+        stream.close()
+        out = stream.read(stream.len)
+        self._stream = None
+        if len(out) > self.target:
+            better = self._compress_once(self._content(), -1)
+            out = better if len(better) < len(out) else out
+            if len(out) > self.target:
+                out = self._squeeze(out)
+        self._finish(out)
+        self._mark_full(FullReason.COMPRESSOR_FULL)
+
+    def _squeeze(self, out: bytes) -> bytes:
+        """Last resort for a multi-block channel over the target: brotli quality 11."""
+        if self.block_count > 1 and is_brotli(self.algo) and brotli_quality(self.algo) < BROTLI_MAX_QUALITY:
+            better = compress_channel(self._content(), self.algo, quality=BROTLI_MAX_QUALITY)
+            self.exact_compressions += 1
+            if len(better) < len(out):
+                out = better
+        if len(out) > self.target and self.block_count > 1:
+            self.overshoot = True
+        return out
+
+    def _finish(self, data: bytes) -> None:
+        """Freeze the channel bytes; the builder's memory is released."""
+        self._final_input = self.input_bytes
+        self._out = OutputBuffer()
+        self._out.append(data)
+        self._builder.reset()
+        self._sealed = []
+        self._streamed = 0
+
+    def _close(self) -> None:
+        if self._out is not None:
+            return
+        if self._stream is not None:
+            self._finish_tail()
+            return
+        out = self._compress_once(self._content(), -1)
+        self._finish(out if len(out) <= self.target else self._squeeze(out))
+
+
+_DEFAULT_CALIBRATIONS: dict[tuple[str, int], CompressionCalibration] = {}
+
+
+def default_calibration(algo: str, target_output_size: int) -> CompressionCalibration:
+    """The process-wide calibration for ``algo`` and channel size, used when a caller passes none.
+
+    The real/shadow ratio drifts with channel size, hence one per target. Calibration only tunes
+    how full channels get; the target is kept whatever it says.
+    """
+    key = (algo, target_output_size)
+    cal = _DEFAULT_CALIBRATIONS.get(key)
+    if cal is None:
+        cal = _DEFAULT_CALIBRATIONS[key] = CompressionCalibration(algo)
+    return cal
+
+
+def new_channel_out(
+    cfg: ChannelOutConfig,
+    rollup: RollupConfig,
+    channel_id: bytes,
+    *,
+    calibration: CompressionCalibration | None = None,
+) -> ChannelOut:
+    """A channel out for ``cfg.batch_type`` (Go derive.NewChannelOut)."""
+    if cfg.batch_type == SPAN_BATCH_TYPE:
+        return SpanChannelOut(cfg, rollup, channel_id, calibration)
+    return SingularChannelOut(cfg, rollup, channel_id)
