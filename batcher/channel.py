@@ -284,6 +284,9 @@ class Channel:
                     break
         if self.close_reason is None:
             return False
+        if out.block_count == 0:  # nothing was accepted (a block too large): no frames, never an empty channel
+            self._out = None
+            return True
         if not out.closed:
             out.close()
         while not out.fully_output:

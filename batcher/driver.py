@@ -1,0 +1,900 @@
+"""The batcher driver: the async shell around the pure channel manager (op-batcher.md §4.1-§4.13).
+
+One task owns the :class:`~batcher.channel_manager.ChannelManager` (the *state* task). Everything else
+talks to it through queues of small messages:
+
+* the state task ticks every ``poll_interval``: sync status -> sync actions -> load blocks (fetched
+  concurrently, in chunks of 100 with a publish pass between chunks so a backlog starts draining at once)
+  -> publish: tx data from the manager -> calldata or blob :class:`TxCandidate` -> the *sender* task;
+* the sender task hands candidates to the txmgr :class:`Queue` in order (nonces follow that order);
+  results come back as :class:`Receipt` messages on the state task's inbox (``tx_confirmed`` /
+  ``tx_failed``, txpool-blocked handling); at most ``max_pending_tx`` txs are out at once;
+* the *throttle* task turns the unsafe-DA backlog into ``miner_setMaxDASize`` limits, sent by one
+  task per endpoint (latest value wins; method-not-found-class errors shut the service down);
+* ``flush`` / ``stop`` arrive as messages too.
+
+Better than Go: every closed channel is decoded back and compared with its blocks (a mismatch stops
+publishing with a CRIT log and ``channel_verify_failures_total``: posting it would only burn fees); after
+a restart the batcher's own L1 txs past the node's current L1 are read back and the channels already
+complete on L1 are not posted again; batches past the sequencing window are held back with an alert; the
+manager never emits empty channels and fills channels while draining a backlog; the throttle limits are
+re-sent when the backlog shrinks without a block load (Go refreshes them only on loads).
+
+Simplified vs Go: an empty sync status skips the tick (the poll interval is the back-off); frames a
+channel streams out before it closes are verified when it closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from batcher import channel_manager as cm
+from batcher.channel import TxData, TxID
+from batcher.channel_config import GasPriceCaps
+from batcher.channel_manager import ChannelManager, ReorgDetected
+from batcher.metrics import BatcherMetrics
+from batcher.recovery import channels_on_l1, find_recent_tx_block, verify_channel
+from batcher.sync_actions import BlockRange, OutOfSync, compute_sync_actions
+from batcher.throttle import ControllerType, PIDConfig, ThrottleConfig, ThrottleController, ThrottleParams
+from common.derive.blob import encode_blob
+from common.derive.block_ref import BlockID, L1BlockRef
+from common.derive.l2_block import BlockError, BlockInput, block_from_rpc
+from common.derive.rollup_config import RollupConfig
+from common.derive.sync_status import SyncStatus
+from common.rpc.errors import RpcError, RpcResponseError
+from common.rpc.types import Header, Receipt
+from common.service.log import get_logger
+from common.txmgr.queue import Queue, TxReceipt
+from common.txmgr.txmgr import TxCandidate, is_already_reserved
+
+log = get_logger("batcher")
+
+LOAD_CHUNK = 100
+"""Blocks loaded between publish passes (Go signals publishing every 100 loaded blocks)."""
+FETCH_CONCURRENCY = 8
+"""L2 blocks fetched at once."""
+TX_GAS = 21_000
+FLOOR_GAS_PER_TOKEN = 10
+"""EIP-7623 floor gas per calldata token (a zero byte is 1 token, a non-zero byte 4)."""
+THROTTLE_RETRY = 10.0
+"""Seconds before a failed miner_setMaxDASize is retried."""
+STEP_BUDGET = 16
+"""Txs handed out before the state task yields to the event loop (max-pending-tx 0 can mean many)."""
+RECOVERY_MAX_DEPTH = 256
+"""L1 blocks read back at most at startup to find the batcher's own channels."""
+
+
+def calldata_floor_gas(data: bytes) -> int:
+    """EIP-7623 floor gas of ``data`` (21000 + 10 x tokens); it covers the standard intrinsic gas too."""
+    zeros = data.count(0)
+    return TX_GAS + FLOOR_GAS_PER_TOKEN * (zeros + 4 * (len(data) - zeros))
+
+
+# ---- what the driver talks to (the service wires the real clients; tests pass fakes) ---------------------
+
+
+class RollupLike(Protocol):
+    async def sync_status(self) -> SyncStatus: ...
+
+
+class L2EthLike(Protocol):
+    async def block_json(self, block: Any = "latest", *, full_txs: bool = True) -> dict[str, Any]: ...
+
+
+class L2Endpoints(Protocol):
+    """StaticL2Provider / ActiveL2Provider."""
+
+    async def rollup_client(self) -> Any: ...
+    async def eth_client(self) -> Any: ...
+
+
+class L1Like(Protocol):
+    async def header(self, block: Any = "latest") -> Header: ...
+    async def nonce_at(self, address: bytes | str, block: Any = "latest") -> int: ...
+    async def block_json(self, block: Any = "latest", *, full_txs: bool = True) -> dict[str, Any]: ...
+    async def blobs(self, tx_hash: bytes) -> list[bytes]: ...
+
+
+class TxManagerLike(Protocol):
+    @property
+    def from_address(self) -> bytes: ...
+    @property
+    def closed(self) -> bool: ...
+    async def send_async(self, candidate: TxCandidate) -> asyncio.Task[Receipt]: ...
+    async def send_cancellation(self, to: bytes, *, blocked_blob: bool) -> Receipt: ...
+    async def suggest_gas_price_caps(self, *, for_blob: bool = False) -> Any: ...
+
+
+ThrottleCall = Callable[[str, int, int], Awaitable[Any]]
+"""(endpoint, max_tx, max_block) -> result of ``miner_setMaxDASize`` (raises RpcError)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DriverConfig:
+    poll_interval: float = 6.0
+    max_pending_tx: int = 1
+    network_timeout: float = 10.0
+    check_recent_txs_depth: int = 0
+    wait_node_sync: bool = False
+    is_auto_da: bool = False
+    throttle: ThrottleConfig = field(default_factory=ThrottleConfig)
+    throttle_controller: ControllerType = ControllerType.QUADRATIC
+    pid: PIDConfig | None = None
+    throttle_endpoints: tuple[str, ...] = ()
+    recover_from_l1: bool = True
+    node_sync_poll_interval: float = 12.0
+    clear_retry_interval: float = 5.0
+    drain_timeout: float = 30.0
+    """Seconds a graceful stop waits for in-flight txs before abandoning them."""
+
+
+class TxpoolState(enum.Enum):
+    GOOD = "good"
+    BLOCKED = "blocked"
+    CANCEL_PENDING = "cancel_pending"
+
+
+class AlreadyRunning(RuntimeError):
+    def __init__(self) -> None:
+        super().__init__("batcher is already running")
+
+
+class NotRunning(RuntimeError):
+    def __init__(self) -> None:
+        super().__init__("batcher is not running")
+
+
+@dataclass(frozen=True, slots=True)
+class _Flush:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class _CancelDone:
+    error: BaseException | None
+
+
+_Msg = TxReceipt[TxID] | _Flush | _CancelDone
+
+
+def _block_id(header: Header) -> BlockID:
+    return BlockID(header.hash, header.number)
+
+
+class BatchDriver:
+    """Owns the channel manager and runs the loops; ``start``/``stop``/``flush`` are the admin surface."""
+
+    def __init__(
+        self,
+        cfg: DriverConfig,
+        *,
+        rollup: RollupConfig,
+        l1: L1Like,
+        l2: L2Endpoints,
+        txmgr: TxManagerLike,
+        manager: ChannelManager,
+        metrics: BatcherMetrics,
+        throttle_call: ThrottleCall | None = None,
+        close_app: Callable[[BaseException | None], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.cfg = cfg
+        self.rollup = rollup
+        self.l1 = l1
+        self.l2 = l2
+        self.txmgr = txmgr
+        self.mgr = manager
+        self.metrics = metrics
+        self._throttle_call = throttle_call
+        self._close_app = close_app or (lambda _err: None)
+        self.clock = clock
+        self.throttle = ThrottleController(cfg.throttle_controller, cfg.throttle, cfg.pid)
+        metrics.set_pending_da_source(lambda: float(self.mgr.pending_da_bytes))
+        self._inbox: asyncio.Queue[_Msg] = asyncio.Queue()
+        self._receipts: asyncio.Queue[TxReceipt[TxID]] = asyncio.Queue()
+        self._to_send: asyncio.Queue[tuple[TxID, TxCandidate]] = asyncio.Queue()
+        self._throttle_in: asyncio.Queue[int] = asyncio.Queue(maxsize=1)
+        self._queue: Queue[TxID] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._running = False
+        self._stopping = asyncio.Event()
+        self._in_flight = 0
+        self._as_blob: dict[TxID, bool] = {}
+        self._txpool = TxpoolState.GOOD
+        self._txpool_blob = False
+        self._prev_current_l1 = L1BlockRef.zero()
+        self._backlog = 0
+        self._recover_pending = cfg.recover_from_l1
+        self._verify_failed: str | None = None
+        self._last_status: SyncStatus | None = None
+        self._last_unsafe = -1
+        self._flush_pending = False
+
+    # ---- lifecycle --------------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    async def start(self) -> None:
+        """Go StartBatchSubmitting: clear state, wait for L2 genesis and (optionally) node sync, then loop."""
+        if self._running:
+            raise AlreadyRunning()
+        self._running = True
+        self._stopping = asyncio.Event()
+        log.info("Starting Batch Submitter")
+        try:
+            await self._clear_state_with_retry()
+            await self._wait_l2_genesis()
+            if self.cfg.wait_node_sync:
+                await self.wait_node_sync()
+        except BaseException:
+            self._running = False
+            raise
+        self._recover_pending = self.cfg.recover_from_l1
+        self._queue = Queue(self.txmgr, self.cfg.max_pending_tx)  # type: ignore[arg-type]
+        self._spawn(self._state_loop(), "batcher-state")
+        self._spawn(self._sender_loop(), "batcher-sender")
+        self._spawn(self._receipt_forwarder(), "batcher-receipts")
+        if self.cfg.throttle.enabled and self._throttle_call is not None:
+            self._spawn(self._throttle_loop(), "batcher-throttle")
+        else:
+            log.warn(
+                "Throttling loop is DISABLED due to 0 throttle-threshold. "
+                "This should not be disabled in prod."
+            )
+        log.info("Batch Submitter started")
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        self._tasks.append(asyncio.get_running_loop().create_task(coro, name=name))
+
+    async def stop(self) -> None:
+        """Stop loops, wait (up to the drain timeout) for in-flight txs; cancelled => abandon them."""
+        if not self._running:
+            raise NotRunning()
+        log.info("Stopping Batch Submitter")
+        self._stopping.set()
+        state = [t for t in self._tasks if t.get_name() == "batcher-state"]
+        try:
+            if state:
+                await asyncio.wait(state, timeout=self.cfg.drain_timeout)
+            if self._queue is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._queue.wait(), self.cfg.drain_timeout)
+            self._drain_receipts()
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            for task in self._tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            self._tasks = []
+            while not self._to_send.empty():  # never sent: the next start clears the state anyway
+                self._to_send.get_nowait()
+            self._in_flight = 0
+            self._as_blob.clear()
+            self._txpool = TxpoolState.GOOD
+            self._flush_pending = False
+            self._running = False
+        log.info("Batch Submitter stopped")
+
+    def _drain_receipts(self) -> None:
+        """Handle results already delivered (the forwarder may have moved some into the inbox)."""
+        while not self._receipts.empty():
+            self._on_receipt(self._receipts.get_nowait())
+        while not self._inbox.empty():
+            msg = self._inbox.get_nowait()
+            if isinstance(msg, TxReceipt):
+                self._on_receipt(msg)
+
+    def flush(self) -> None:
+        """admin_flushBatcher: force-close the current channel and publish (non-blocking)."""
+        if not self._running:
+            raise NotRunning()
+        if self._flush_pending:
+            log.warn("publishSignal channel is full, skipping signal")
+            return
+        log.info("Flushing Batch Submitter")
+        self._flush_pending = True
+        self._inbox.put_nowait(_Flush())
+
+    # ---- startup helpers --------------------------------------------------------------------------
+
+    async def _sync_status(self) -> SyncStatus:
+        rollup = await self.l2.rollup_client()
+        status: SyncStatus = await asyncio.wait_for(rollup.sync_status(), self.cfg.network_timeout)
+        return status
+
+    async def _clear_state_with_retry(self) -> None:
+        while True:
+            try:
+                status = await self._sync_status()
+            except (RpcError, TimeoutError, OSError) as exc:
+                log.warn("Failed to get sync status for clearing state, retrying", err=str(exc))
+                await asyncio.sleep(self.cfg.clear_retry_interval)
+                continue
+            self._clear_state(status.local_safe_l2.l1_origin)
+            return
+
+    def _clear_state(self, l1_origin: BlockID) -> None:
+        log.info("Clearing state")
+        log.info("Clearing state with safe L1 origin", origin=l1_origin.number)
+        self.mgr.clear(l1_origin)
+        self._prev_current_l1 = L1BlockRef.zero()
+        self.metrics.clear_all_state()
+        log.info("State cleared")
+
+    async def _wait_l2_genesis(self) -> None:
+        while (wait := self.rollup.genesis_l2_time - self.clock()) > 0:
+            log.info("Waiting for L2 genesis", genesis_time=self.rollup.genesis_l2_time)
+            await asyncio.sleep(min(wait, 30.0))
+
+    async def wait_node_sync(self) -> None:
+        """Go §4.11: wait until the rollup node's current L1 reaches the batcher's latest L1 tx (or head)."""
+        head = (await self.l1.header("latest")).number
+        target = head
+        if self.cfg.check_recent_txs_depth > 0:
+            log.info("Checking for recently submitted batcher transactions on L1")
+            target, found = await find_recent_tx_block(
+                self.l1, self.txmgr.from_address, head, self.cfg.check_recent_txs_depth
+            )
+            log.info(
+                "Checked for recently submitted batcher transactions on L1",
+                l1_head=head,
+                l1_recent=target,
+                found=found,
+            )
+        while not self._stopping.is_set():
+            status = await self._sync_status()
+            if status.current_l1.number >= target:
+                log.info(
+                    "rollup current L1 block target reached",
+                    current_l1=status.current_l1.number,
+                    target=target,
+                )
+                return
+            log.info(
+                "rollup current L1 block still behind target, retrying",
+                current_l1=status.current_l1.number,
+                target=target,
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.cfg.node_sync_poll_interval)
+
+    # ---- the state task ---------------------------------------------------------------------------
+
+    async def _state_loop(self) -> None:
+        next_tick = 0.0
+        loop = asyncio.get_running_loop()
+        while not self._stopping.is_set():
+            force = False
+            timeout = max(0.0, next_tick - loop.time())
+            msg = await self._next_message(timeout)
+            try:
+                if msg is None:
+                    next_tick = loop.time() + self.cfg.poll_interval
+                    await self.load_step()
+                elif isinstance(msg, _Flush):
+                    self._flush_pending = False
+                    force = True
+                elif isinstance(msg, _CancelDone):
+                    self._txpool = TxpoolState.GOOD
+                    log.info("txpool may no longer be blocked", err=str(msg.error) if msg.error else None)
+                else:
+                    self._on_receipt(msg)
+                if not self._stopping.is_set():
+                    await self.publish_step(force=force)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug or an unexpected reply must not stop the batcher for good
+                log.error("Batcher state step failed, retrying on next tick", err=repr(exc))
+
+    async def _next_message(self, timeout: float) -> _Msg | None:
+        """An inbox message, or None when ``timeout`` passes (a tick) or stop is requested."""
+        get = asyncio.ensure_future(self._inbox.get())
+        stop = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({get, stop}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            if not get.done():
+                get.cancel()
+        # A message that arrived while we stopped waiting is still delivered, never dropped.
+        return get.result() if get.done() and not get.cancelled() else None
+
+    async def load_step(self) -> None:
+        """One tick of the block-loading loop (Go §4.2 steps 1-3)."""
+        try:
+            status = await self._sync_status()
+        except (RpcError, TimeoutError, OSError) as exc:
+            log.warn("could not get sync status, retrying on next tick", err=str(exc))
+            return
+        if status.head_l1 == L1BlockRef.zero():
+            log.info("Received empty sync status, backing off")
+            return
+        actions = compute_sync_actions(
+            status, self._prev_current_l1, self.mgr.blocks_in_state(), self.mgr.channels
+        )
+        if isinstance(actions, OutOfSync):
+            log.warn("Sequencer is out of sync, retrying next tick.", reason=actions.reason.value)
+            return
+        self._prev_current_l1 = status.current_l1
+        self._last_status = status
+        if actions.reason.is_warning:
+            log.warn(actions.reason.value, actions=str(actions))
+        elif actions.blocks_to_load is not None:
+            log.debug(actions.reason.value, actions=str(actions))
+        if actions.clear_state is not None:
+            self.metrics.clear_all_state()
+        block_range = self.mgr.apply_sync_actions(actions)
+        self._record_sync(status)
+        if block_range is not None and not await self._load_range(block_range):
+            return
+        if self._recover_pending:
+            self._recover_pending = False
+            await self._recover(status)
+        self._signal_throttle(loaded=block_range is not None)
+
+    def _record_sync(self, status: SyncStatus) -> None:
+        safe, unsafe = status.local_safe_l2, status.unsafe_l2
+        self.metrics.record_safe_lag(unsafe.number - safe.number, unsafe.timestamp - safe.timestamp)
+        blocks = self.mgr.blocks
+        if self.mgr.pending_blocks > 0:
+            oldest = blocks[self.mgr.block_cursor].l1_origin.number
+            margin = oldest + self.rollup.seq_window_size - status.head_l1.number
+            self.metrics.seq_window_margin.set(margin)
+
+    async def _load_range(self, block_range: BlockRange) -> bool:
+        """Load [start, end] in chunks, publishing between chunks; False after an error or reorg."""
+        if block_range.end > block_range.start:
+            log.info(
+                "Loading range of multiple blocks into state", start=block_range.start, end=block_range.end
+            )
+        start = block_range.start
+        while start <= block_range.end and not self._stopping.is_set():
+            end = min(start + LOAD_CHUNK - 1, block_range.end)
+            self._backlog = block_range.end - end
+            try:
+                blocks = await self._fetch_blocks(start, end)
+                for block in blocks:
+                    self._add_block(block)
+            except ReorgDetected as exc:
+                log.warn("Found L2 reorg", block_number=exc.number)
+                log.warn("error loading blocks, clearing state and waiting for node sync", err=str(exc))
+                await self._reset_after_reorg()
+                return False
+            except (RpcError, BlockError, TimeoutError, OSError) as exc:
+                log.warn("error loading blocks, retrying on next tick", err=str(exc))
+                return False
+            self.metrics.pending_blocks_bytes_current.set(self._pending_raw_bytes())
+            if blocks:
+                last = blocks[-1]
+                self.metrics.record_l2_ref(
+                    "loaded", last.number, last.timestamp, last.hash, last.l1_origin, last.sequence_number
+                )
+            if end < block_range.end:
+                self._signal_throttle(loaded=True)
+                if not self._recover_pending:  # recovery must see the blocks before any channel opens
+                    await self.publish_step(ignore_max_duration=True)
+            start = end + 1
+        self._backlog = 0
+        return True
+
+    async def _fetch_blocks(self, start: int, end: int) -> list[BlockInput]:
+        eth = await self.l2.eth_client()
+        sem = asyncio.Semaphore(FETCH_CONCURRENCY)
+        chain_id = self.rollup.l2_chain_id
+
+        async def one(n: int) -> BlockInput:
+            async with sem:
+                obj = await asyncio.wait_for(eth.block_json(n, full_txs=True), self.cfg.network_timeout)
+            return block_from_rpc(obj, chain_id)
+
+        return list(await asyncio.gather(*(one(n) for n in range(start, end + 1))))
+
+    def _pending_raw_bytes(self) -> int:
+        """Raw-size estimate of loaded blocks not yet in a channel (Go pending_blocks_bytes_current)."""
+        return sum(getattr(b, "raw_size_estimate", 0) for b in self.mgr.blocks[self.mgr.block_cursor :])
+
+    def _add_block(self, block: BlockInput) -> None:
+        self.mgr.add_l2_block(block)
+        self.metrics.pending_blocks_bytes_total.inc(block.raw_size_estimate)
+        log.info(
+            "Added L2 block to local state",
+            block=f"{block.number}",
+            tx_count=len(block.transactions),
+            time=block.timestamp,
+        )
+
+    async def _reset_after_reorg(self) -> None:
+        try:
+            await self.wait_node_sync()
+        except (RpcError, TimeoutError, OSError) as exc:
+            log.warn("error waiting for node sync", err=str(exc))
+        try:
+            status = await self._sync_status()
+            self._clear_state(status.local_safe_l2.l1_origin)
+        except (RpcError, TimeoutError, OSError) as exc:
+            log.warn("failed to clear state after reorg", err=str(exc))
+
+    async def _recover(self, status: SyncStatus) -> None:
+        """Mark channels this batcher already completed on L1 (after the node's current L1) as submitted."""
+        head = status.head_l1.number
+        first = max(status.current_l1.number + 1, head - RECOVERY_MAX_DEPTH)
+        if self.mgr.pending_blocks == 0 or first > head:
+            return
+        try:
+            found = await channels_on_l1(
+                self.l1, self.rollup, self.txmgr.from_address, first, head, self.l1.blobs
+            )
+        except (RpcError, TimeoutError, OSError, ValueError, KeyError) as exc:
+            log.warn("Could not read own recent batcher txs, not recovering", err=str(exc))
+            return
+        for reason in found.skipped:
+            log.info("Recovery skipped", reason=reason)
+        if not found.channels:
+            return
+        result = self.mgr.recover_submitted(found.channels)
+        self.metrics.channels_recovered.inc(result.channels_recovered)
+        self.metrics.blocks_recovered.inc(result.blocks_skipped)
+        log.info(
+            "Recovered channels already on L1",
+            channels=result.channels_recovered,
+            blocks=result.blocks_skipped,
+            l1_blocks_read=found.l1_blocks_read,
+            stopped=result.stopped,
+        )
+
+    # ---- publishing -------------------------------------------------------------------------------
+
+    def _can_send(self) -> bool:
+        return self.cfg.max_pending_tx == 0 or self._in_flight < self.cfg.max_pending_tx
+
+    async def publish_step(self, *, force: bool = False, ignore_max_duration: bool = False) -> int:
+        """Go publishStateToL1: hand out tx data until none is left or max-pending is reached.
+
+        Returns the number of txs queued.
+        """
+        if self.txmgr.closed:
+            log.info("Txmgr is closed, aborting state publishing")
+            return 0
+        if self._txpool is not TxpoolState.GOOD:
+            self._handle_blocked_txpool()
+            log.info("txpool state is not good, aborting state publishing")
+            return 0
+        if self._verify_failed is not None:
+            log.crit("A channel failed verification; not publishing", err=self._verify_failed)
+            return 0
+        if not self._can_send():
+            return 0
+        try:
+            header = await asyncio.wait_for(self.l1.header("latest"), self.cfg.network_timeout)
+        except (RpcError, TimeoutError, OSError) as exc:
+            log.warn("Failed to query L1 tip", err=str(exc))
+            return 0
+        self.metrics.record_latest_l1(header.number, header.timestamp, header.hash)
+        prices = await self._gas_prices() if self.cfg.is_auto_da else None
+        queued = 0
+        while self._can_send():
+            result = self.mgr.tx_data(
+                _block_id(header),
+                is_throttling=self.throttle.params.intensity > 0,
+                force_publish=force,
+                gas_prices=prices,
+                ignore_max_channel_duration=ignore_max_duration,
+                backlog_blocks=self._backlog,
+            )
+            force = False
+            self._on_events(result.events)
+            if self._verify_failed is not None or result.tx is None:
+                break
+            self._queue_tx(result.tx)
+            queued += 1
+            if queued % STEP_BUDGET == 0:
+                await asyncio.sleep(0)  # let the sender and the RPC server run between batches of txs
+        self.metrics.record_channel_queue(len(self.mgr.channels))
+        return queued
+
+    async def _gas_prices(self) -> GasPriceCaps | None:
+        try:
+            s = await self.txmgr.suggest_gas_price_caps()
+        except Exception as exc:
+            log.warn("Error querying gas prices, returning last config", err=str(exc))
+            return None
+        return GasPriceCaps(tip_cap=s.tip, base_fee=s.base_fee, blob_base_fee=s.blob_base_fee)
+
+    def _queue_tx(self, tx: TxData) -> None:
+        inbox = self.rollup.batch_inbox_address
+        if tx.as_blob:
+            payloads = tx.blob_payloads
+            log.info(
+                "Building Blob transaction candidate",
+                size=tx.size,
+                last_size=len(payloads[-1]),
+                num_blobs=len(payloads),
+            )
+            self.metrics.record_blob_sizes([len(p) for p in payloads])
+            cand = TxCandidate(
+                to=inbox, data=b"", gas_limit=TX_GAS, blobs=tuple(encode_blob(p) for p in payloads)
+            )
+        else:
+            data = tx.calldata
+            log.info("Building Calldata transaction candidate", size=len(data))
+            cand = TxCandidate(to=inbox, data=data, gas_limit=calldata_floor_gas(data))
+        self._in_flight += 1
+        self._as_blob[tx.id] = tx.as_blob
+        self._to_send.put_nowait((tx.id, cand))
+
+    async def _sender_loop(self) -> None:
+        """Hands candidates to the txmgr queue in order (crafting assigns nonces in this order)."""
+        assert self._queue is not None
+        while True:
+            tx_id, cand = await self._to_send.get()
+            await self._queue.send(tx_id, cand, self._receipts)
+
+    async def _receipt_forwarder(self) -> None:
+        while True:
+            self._inbox.put_nowait(await self._receipts.get())
+
+    def _handle_blocked_txpool(self) -> None:
+        if self._txpool is TxpoolState.BLOCKED:
+            self._txpool = TxpoolState.CANCEL_PENDING
+            log.warn("sending a cancellation transaction to unblock txpool", blocked_blob=self._txpool_blob)
+            self._spawn(self._cancel(self._txpool_blob), "batcher-cancel")
+
+    async def _cancel(self, blocked_blob: bool) -> None:
+        err: BaseException | None = None
+        try:
+            await self.txmgr.send_cancellation(self.rollup.batch_inbox_address, blocked_blob=blocked_blob)
+        except Exception as exc:
+            err = exc
+        self._inbox.put_nowait(_CancelDone(err))
+
+    # ---- receipts and events ----------------------------------------------------------------------
+
+    def _on_receipt(self, r: TxReceipt[TxID]) -> None:
+        self._in_flight = max(0, self._in_flight - 1)
+        as_blob = self._as_blob.pop(r.id, False)
+        log.debug("Handling receipt", id=str(r.id))
+        if r.error is not None:
+            if is_already_reserved(r.error) and self._txpool is TxpoolState.GOOD:
+                self._txpool = TxpoolState.BLOCKED
+                self._txpool_blob = as_blob
+                log.warn("incompatible tx in txpool", is_blob=as_blob)
+            log.warn("Transaction failed to send", tx_id=str(r.id), err=str(r.error))
+            self.metrics.record_batch_tx_failed()
+            self._on_events(self.mgr.tx_failed(r.id).events)
+        elif r.receipt is not None:
+            rc = r.receipt
+            log.info(
+                "Transaction confirmed",
+                tx_id=str(r.id),
+                tx="0x" + rc.transaction_hash.hex(),
+                block=f"{rc.block_number}",
+            )
+            self.metrics.record_batch_tx_success()
+            self._on_events(self.mgr.tx_confirmed(r.id, BlockID(rc.block_hash, rc.block_number)).events)
+
+    def _on_events(self, events: Sequence[cm.ManagerEvent]) -> None:
+        for ev in events:
+            handler = _EVENT_HANDLERS.get(type(ev))
+            if handler is not None:
+                handler(self, ev)
+
+    def _ev_opened(self, ev: cm.ChannelOpened) -> None:
+        c = ev.config
+        log.info(
+            "Created channel",
+            id=ev.channel_id.hex(),
+            l1Head=ev.l1_head.number,
+            blocks_pending=ev.blocks_pending,
+            l1OriginLastSubmittedChannel=ev.l1_origin_last_submitted.number,
+            batch_type=c.batch_type,
+            compression_algo=c.compression_algo,
+            target_num_frames=c.target_num_frames,
+            max_frame_size=c.max_frame_size,
+            use_blobs=c.use_blobs,
+        )
+        self.metrics.record_channel_opened(ev.blocks_pending)
+
+    def _ev_added(self, ev: cm.BlocksAdded) -> None:
+        blocks = self.mgr.blocks
+        pending_raw = self._pending_raw_bytes()
+        self.metrics.record_blocks_added(
+            ev.count, ev.blocks_pending, ev.input_bytes, ev.ready_bytes, pending_raw
+        )
+        idx = ev.latest_l2.number - blocks[0].number if blocks else -1
+        if 0 <= idx < len(blocks):
+            b = blocks[idx]
+            seq = getattr(b, "sequence_number", 0)
+            self.metrics.record_l2_ref("added", b.number, b.timestamp, b.hash, b.l1_origin, seq)
+
+    def _ev_closed(self, ev: cm.ChannelClosed) -> None:
+        log.info(
+            "Channel closed",
+            id=ev.channel_id.hex(),
+            blocks_pending=ev.blocks_pending,
+            block_cursor=ev.block_cursor,
+            blocks_len=ev.blocks,
+            num_frames=ev.frames,
+            input_bytes=ev.input_bytes,
+            output_bytes=ev.output_bytes,
+            oldest_l1_origin=ev.oldest_l1_origin.number if ev.oldest_l1_origin else None,
+            l1_origin=ev.latest_l1_origin.number if ev.latest_l1_origin else None,
+            oldest_l2=ev.oldest_l2.number,
+            latest_l2=ev.latest_l2.number,
+            full_reason=ev.reason.value,
+            compr_ratio=ev.compr_ratio,
+        )
+        self.metrics.record_channel_closed(
+            ev.reason, ev.blocks, ev.frames, ev.input_bytes, ev.output_bytes, ev.blocks_pending
+        )
+        ch = next((c for c in self.mgr.channels if c.id == ev.channel_id), None)
+        if ch is None:
+            return
+        problem = verify_channel(ch.frames, ch.blocks, self.rollup)
+        if problem is not None:
+            self.metrics.channel_verify_failures.inc()
+            self._verify_failed = f"channel {ev.channel_id.hex()}: {problem}"
+            log.crit("Channel failed verification, refusing to send it", id=ev.channel_id.hex(), err=problem)
+
+    def _ev_force_closed(self, ev: cm.ForceClosed) -> None:
+        log.info("Force-closing channel and creating frames", id=ev.channel_id.hex())
+
+    def _ev_dropped(self, ev: cm.ChannelDropped) -> None:
+        if ev.reason is cm.DropReason.DA_TYPE_SWITCH:
+            log.info(ev.reason.value)
+        log.warn("Dropped channel", id=ev.channel_id.hex(), reason=ev.reason.label, blocks=ev.blocks)
+
+    def _ev_da(self, ev: cm.DAChosen) -> None:
+        c = ev.choice
+        fields = dict(cost_ratio=c.cost_ratio, calldata_cost=c.calldata_cost, blob_cost=c.blob_cost)
+        if ev.switched:
+            log.info(c.reason.value, **fields)
+        else:
+            log.debug(c.reason.value, **fields)
+
+    def _ev_timed_out(self, ev: cm.ChannelTimedOut) -> None:
+        log.warn(
+            "Channel timed out",
+            id=ev.channel_id.hex(),
+            min_inclusion_block=ev.min_inclusion_block,
+            max_inclusion_block=ev.max_inclusion_block,
+        )
+        self.metrics.record_channel_timed_out()
+
+    def _ev_fully_submitted(self, ev: cm.ChannelFullySubmitted) -> None:
+        log.info("Channel is fully submitted", id=ev.channel_id.hex(), blocks=ev.blocks)
+        self.metrics.record_channel_fully_submitted()
+
+    def _ev_unknown(self, ev: cm.UnknownTx) -> None:
+        what = "confirmed" if ev.confirmed else "failed"
+        log.warn(f"transaction from unknown channel marked as {what}", id=str(ev.tx_id))
+
+    def _ev_seq_window(self, ev: cm.SeqWindowExpired) -> None:
+        self.metrics.seq_window_expired.inc()
+        log.error(
+            "Channel is past its sequencing window, not sending it",
+            id=ev.channel_id.hex(),
+            oldest_l1_origin=ev.oldest_l1_origin,
+            l1_head=ev.l1_head,
+            seq_window_size=ev.seq_window_size,
+        )
+
+    def _ev_too_large(self, ev: cm.BlockTooLarge) -> None:
+        self.metrics.blocks_too_large.inc()
+        log.error(
+            "L2 block does not fit any channel", block=ev.block.number, reason=ev.reason.value, err=ev.detail
+        )
+
+    # ---- throttling -------------------------------------------------------------------------------
+
+    def _signal_throttle(self, *, loaded: bool) -> None:
+        """Non-blocking: the throttle task sees the latest backlog (an older unread value is replaced).
+
+        Go signals only after block loads, so an idle chain never lifts its limits; we also signal when
+        the backlog changed (e.g. pruned as safe) without a load.
+        """
+        unsafe = self.mgr.unsafe_da_bytes
+        self.metrics.unsafe_da_bytes.set(unsafe)
+        if not loaded and unsafe == self._last_unsafe:
+            return
+        self._last_unsafe = unsafe
+        if self._throttle_in.full():
+            self._throttle_in.get_nowait()
+        self._throttle_in.put_nowait(unsafe)
+
+    async def _throttle_loop(self) -> None:
+        log.info("Starting DA throttling loop", controller_type=self.throttle.type.value)
+        endpoints = list(self.cfg.throttle_endpoints)
+        queues: list[asyncio.Queue[ThrottleParams]] = []
+        for ep in endpoints:
+            q: asyncio.Queue[ThrottleParams] = asyncio.Queue(maxsize=1)
+            queues.append(q)
+            self._spawn(self._endpoint_loop(ep, q), "batcher-throttle-endpoint")
+        while True:
+            unsafe = await self._throttle_in.get()
+            params = self.apply_throttle(unsafe)
+            for q in queues:
+                if q.full():
+                    q.get_nowait()
+                q.put_nowait(params)
+
+    def apply_throttle(self, unsafe: int) -> ThrottleParams:
+        """Update the controller with a backlog and record the metrics; returns the new limits."""
+        started = time.perf_counter()
+        params = self.throttle.update(unsafe, time.monotonic())
+        cfg = self.cfg.throttle
+        self.metrics.record_throttle(
+            self.throttle.type.value,
+            params.intensity,
+            params.max_tx_size,
+            params.max_block_size,
+            unsafe,
+            cfg.lower_threshold,
+        )
+        pid = self.throttle.pid_state
+        if pid is not None:
+            self.metrics.record_pid(pid.error, pid.integral, pid.derivative, time.perf_counter() - started)
+        if params.intensity > 0:
+            log.warn(
+                "Throttling loop: unsafe bytes above threshold, "
+                "scaling endpoint throttling based on intensity",
+                unsafe_bytes=unsafe,
+                intensity=params.intensity,
+                max_tx_size=params.max_tx_size,
+                max_block_size=params.max_block_size,
+            )
+        return params
+
+    async def _endpoint_loop(self, endpoint: str, q: asyncio.Queue[ThrottleParams]) -> None:
+        log.info("Starting endpoint throttling loop", endpoint=endpoint)
+        assert self._throttle_call is not None
+        params = await q.get()
+        while True:
+            try:
+                ok = await self._throttle_call(endpoint, params.max_tx_size, params.max_block_size)
+            except RpcResponseError as exc:
+                if -32700 < exc.code <= -32600:
+                    log.error(
+                        "Critical error detected, attempting batcher shut down",
+                        endpoint=endpoint,
+                        err=str(exc),
+                    )
+                    self._close_app(
+                        RuntimeError(
+                            f"miner_setMaxDASize unavailable at {endpoint}, "
+                            "either enable it or disable throttling"
+                        )
+                    )
+                    return
+                ok = False
+            except (RpcError, TimeoutError, OSError) as exc:
+                log.warn("SetMaxDASize RPC failed for endpoint, retrying.", endpoint=endpoint, err=str(exc))
+                ok = False
+            if ok is False:
+                with contextlib.suppress(TimeoutError):
+                    params = await asyncio.wait_for(q.get(), THROTTLE_RETRY)
+                continue
+            params = await q.get()
+
+
+_EVENT_HANDLERS: dict[type, Callable[[BatchDriver, Any], None]] = {
+    cm.ChannelOpened: BatchDriver._ev_opened,
+    cm.BlocksAdded: BatchDriver._ev_added,
+    cm.ChannelClosed: BatchDriver._ev_closed,
+    cm.ForceClosed: BatchDriver._ev_force_closed,
+    cm.ChannelDropped: BatchDriver._ev_dropped,
+    cm.DAChosen: BatchDriver._ev_da,
+    cm.ChannelTimedOut: BatchDriver._ev_timed_out,
+    cm.ChannelFullySubmitted: BatchDriver._ev_fully_submitted,
+    cm.UnknownTx: BatchDriver._ev_unknown,
+    cm.SeqWindowExpired: BatchDriver._ev_seq_window,
+    cm.BlockTooLarge: BatchDriver._ev_too_large,
+}

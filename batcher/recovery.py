@@ -1,0 +1,284 @@
+"""Reading the batcher's own data back: restart recovery, recent-tx search and channel verification.
+
+* :func:`find_recent_tx_block` (Go §4.11, ``check-recent-txs-depth``): binary search on the batcher's
+  nonce for the newest L1 block holding one of its txs.
+* :func:`blocks_with_own_txs`: every L1 block in a range where the batcher's nonce moved, found by
+  bisecting on ``eth_getTransactionCount`` (O(k log n) calls for k blocks with txs), so a restart can
+  read just those blocks.
+* :func:`channels_on_l1`: the batcher's complete channels in an L1 range, decoded with the protocol core
+  into :class:`~batcher.channel_manager.ChannelOnL1` summaries for the manager's recovery API, so a
+  restart resubmits nothing already on L1.
+* :func:`verify_channel`: decode a channel's frames (frames -> channel -> batches -> blocks) and compare
+  them with the blocks put in, before the channel is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from batcher.channel import L2Block
+from batcher.channel_manager import ChannelOnL1, block_number_at
+from common.derive.batch import BatchError, SpanBatchError, decode_batch
+from common.derive.blob import BlobError, decode_blob
+from common.derive.block_ref import BlockID, hex_to_bytes, json_uint
+from common.derive.channel import read_channel
+from common.derive.frame import Frame, FrameError, parse_frames
+from common.derive.rollup_config import RollupConfig
+from common.derive.singular_batch import SingularBatch
+from common.derive.span_batch import SpanBatch
+from common.derive.transaction import TransactionError
+
+BLOB_TX_TYPE = 3
+
+
+class NonceSource(Protocol):
+    async def nonce_at(self, address: bytes | str, block: Any = "latest") -> int: ...
+
+
+class L1Reader(NonceSource, Protocol):
+    async def block_json(self, block: Any = "latest", *, full_txs: bool = True) -> dict[str, Any]: ...
+
+
+BlobFetcher = Callable[[bytes], Awaitable[list[bytes]]]
+"""tx hash -> the tx's blobs (e.g. ``anvil_getBlobsByTransactionHash``); may raise if unsupported."""
+
+
+# ---- nonce search ----------------------------------------------------------------------------------------
+
+
+async def find_recent_tx_block(l1: NonceSource, address: bytes, head: int, depth: int) -> tuple[int, bool]:
+    """Go §4.11: (target L1 block, found). Target is the first block in [head-depth, head] whose nonce
+    equals the nonce at head (i.e. it holds the batcher's latest tx), or head-depth if none moved."""
+    low = max(0, head - depth)
+    nonce_head = await l1.nonce_at(address, head)
+    if await l1.nonce_at(address, low) == nonce_head:
+        return low, False
+    lo, hi = low, head  # nonce(lo) < nonce_head == nonce(hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if await l1.nonce_at(address, mid) == nonce_head:
+            hi = mid
+        else:
+            lo = mid
+    return hi, True
+
+
+async def blocks_with_own_txs(l1: NonceSource, address: bytes, first: int, last: int) -> list[int]:
+    """L1 block numbers in [first, last] that contain a tx from ``address`` (its nonce moved there)."""
+    if last < first:
+        return []
+    cache: dict[int, int] = {}
+
+    async def nonce(n: int) -> int:
+        if n not in cache:
+            cache[n] = await l1.nonce_at(address, n)
+        return cache[n]
+
+    found: list[int] = []
+
+    async def bisect(lo: int, hi: int) -> None:
+        """Blocks in (lo, hi] where the nonce moved."""
+        if await nonce(lo) == await nonce(hi):
+            return
+        if hi - lo == 1:
+            found.append(hi)
+            return
+        mid = (lo + hi) // 2
+        await bisect(lo, mid)
+        await bisect(mid, hi)
+
+    await bisect(max(0, first - 1), last)
+    if first == 0 and await nonce(0) > 0:
+        found.insert(0, 0)
+    return found
+
+
+# ---- decoding channels -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedBlock:
+    """One L2 block as a batch describes it."""
+
+    timestamp: int
+    epoch_num: int
+    transactions: tuple[bytes, ...]
+    parent_hash: bytes = b""
+    """Full hash (singular batch) or 20-byte prefix (first block of a span batch); empty otherwise."""
+    epoch_hash: bytes = b""
+    """Full hash (singular) or 20-byte prefix (last block of a span batch); empty otherwise."""
+
+
+class ChannelDecodeError(ValueError):
+    """A channel's data did not decode to batches."""
+
+
+def decode_channel_blocks(frames: Sequence[Frame], rollup: RollupConfig, l1_time: int) -> list[DecodedBlock]:
+    """Frames of one channel (in order) -> the L2 blocks its batches describe."""
+    for i, f in enumerate(frames):
+        if f.number != i:
+            raise ChannelDecodeError(f"frame {i} of channel {f.channel_id.hex()} has number {f.number}")
+    if not frames or not frames[-1].is_last:
+        raise ChannelDecodeError("channel is not closed (no last frame)")
+    data = b"".join(f.data for f in frames)
+    read = read_channel(data, fjord=rollup.is_active("fjord", l1_time))
+    if read.error is not None:
+        raise ChannelDecodeError(f"channel {frames[0].channel_id.hex()}: {read.error}")
+    out: list[DecodedBlock] = []
+    for payload in read.payloads:
+        try:
+            batch = decode_batch(payload)
+        except BatchError as exc:
+            raise ChannelDecodeError(str(exc)) from exc
+        if isinstance(batch, SingularBatch):
+            out.append(
+                DecodedBlock(
+                    batch.timestamp, batch.epoch_num, batch.transactions, batch.parent_hash, batch.epoch_hash
+                )
+            )
+        else:
+            out.extend(_span_blocks(batch, rollup))
+    return out
+
+
+def _span_blocks(batch: SpanBatch, rollup: RollupConfig) -> list[DecodedBlock]:
+    try:
+        derived = batch.derive_blocks(rollup.genesis_l2_time, rollup.block_time, rollup.l2_chain_id)
+    except (SpanBatchError, TransactionError, ValueError) as exc:
+        raise ChannelDecodeError(f"span batch: {exc}") from exc
+    out = []
+    for i, b in enumerate(derived):
+        parent = batch.parent_check if i == 0 else b""
+        origin = batch.l1_origin_check if i == len(derived) - 1 else b""
+        out.append(DecodedBlock(b.timestamp, b.epoch_num, b.transactions, parent, origin))
+    return out
+
+
+def verify_channel(frames: Sequence[Frame], blocks: Sequence[L2Block], rollup: RollupConfig) -> str | None:
+    """Decode ``frames`` and compare with ``blocks``; None if they match, else what differs."""
+    if not blocks:
+        return "channel has no blocks"
+    try:
+        decoded = decode_channel_blocks(frames, rollup, blocks[-1].timestamp)
+    except ChannelDecodeError as exc:
+        return str(exc)
+    if len(decoded) != len(blocks):
+        return f"channel decodes to {len(decoded)} blocks, {len(blocks)} were put in"
+    for d, b in zip(decoded, blocks, strict=True):
+        where = f"block {b.number}"
+        if d.timestamp != b.timestamp:
+            return f"{where}: timestamp {d.timestamp} decoded, {b.timestamp} put in"
+        if d.epoch_num != b.l1_origin.number:
+            return f"{where}: L1 origin {d.epoch_num} decoded, {b.l1_origin.number} put in"
+        if d.parent_hash and not b.parent_hash.startswith(d.parent_hash):
+            return f"{where}: parent hash 0x{d.parent_hash.hex()} decoded, 0x{b.parent_hash.hex()} put in"
+        if d.epoch_hash and not b.l1_origin.hash.startswith(d.epoch_hash):
+            return f"{where}: L1 origin hash 0x{d.epoch_hash.hex()} decoded"
+        txs = getattr(b, "transactions", None)
+        if txs is not None and tuple(txs) != d.transactions:
+            return f"{where}: {len(d.transactions)} txs decoded differ from the {len(txs)} put in"
+    return None
+
+
+def summarize_channel(
+    channel_id: bytes, frames: Sequence[Frame], inclusion: BlockID, l1_time: int, rollup: RollupConfig
+) -> ChannelOnL1:
+    """A complete channel found on L1 -> the summary the channel manager's recovery API takes."""
+    blocks = decode_channel_blocks(frames, rollup, l1_time)
+    if not blocks:
+        raise ChannelDecodeError(f"channel {channel_id.hex()} holds no batch")
+    first, last = blocks[0], blocks[-1]
+    return ChannelOnL1(
+        channel_id=channel_id,
+        first_block=block_number_at(rollup, first.timestamp),
+        last_block=block_number_at(rollup, last.timestamp),
+        parent_check=first.parent_hash,
+        inclusion_block=inclusion,
+        l1_origin_check=last.epoch_hash,
+    )
+
+
+# ---- reading the batcher's txs from L1 -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveredChannels:
+    channels: list[ChannelOnL1]
+    l1_blocks_read: int
+    skipped: list[str]
+    """Channels or txs that could not be used, and why."""
+
+
+def _is_batcher_tx(tx: Any, sender: bytes, inbox: bytes) -> bool:
+    if not isinstance(tx, dict) or not tx.get("to") or not tx.get("from"):
+        return False
+    try:
+        return hex_to_bytes(tx["to"], "to") == inbox and hex_to_bytes(tx["from"], "from") == sender
+    except ValueError:
+        return False
+
+
+async def _tx_frames(tx: dict[str, Any], fetch_blobs: BlobFetcher | None) -> list[Frame]:
+    """Frames carried by one batcher tx (calldata, or each blob)."""
+    if json_uint(tx.get("type", "0x0"), "type") == BLOB_TX_TYPE:
+        if fetch_blobs is None:
+            raise ValueError("blob tx but no blob source")
+        frames: list[Frame] = []
+        for blob in await fetch_blobs(hex_to_bytes(tx["hash"], "hash", 32)):
+            frames.extend(parse_frames(decode_blob(blob)))
+        return frames
+    return parse_frames(hex_to_bytes(tx.get("input", tx.get("data", "0x")), "input"))
+
+
+async def channels_on_l1(
+    l1: L1Reader,
+    rollup: RollupConfig,
+    sender: bytes,
+    first: int,
+    last: int,
+    fetch_blobs: BlobFetcher | None = None,
+) -> RecoveredChannels:
+    """The batcher's complete channels whose frames lie in L1 blocks [first, last], oldest first."""
+    numbers = await blocks_with_own_txs(l1, sender, first, last)
+    frames: dict[bytes, dict[int, Frame]] = {}
+    order: list[bytes] = []
+    inclusion: dict[bytes, tuple[BlockID, int]] = {}
+    skipped: list[str] = []
+    for n in numbers:
+        block = await l1.block_json(n, full_txs=True)
+        block_id = BlockID(hex_to_bytes(block["hash"], "hash", 32), n)
+        l1_time = json_uint(block["timestamp"], "timestamp")
+        for tx in block.get("transactions", []):
+            if not _is_batcher_tx(tx, sender, rollup.batch_inbox_address):
+                continue
+            try:
+                tx_frames = await _tx_frames(tx, fetch_blobs)
+            except (FrameError, BlobError, ValueError, KeyError) as exc:
+                skipped.append(f"tx {tx.get('hash')}: {exc}")
+                continue
+            except Exception as exc:  # e.g. the L1 node cannot serve blobs
+                skipped.append(f"tx {tx.get('hash')}: {exc}")
+                continue
+            for f in tx_frames:
+                if f.channel_id not in frames:
+                    frames[f.channel_id] = {}
+                    order.append(f.channel_id)
+                frames[f.channel_id].setdefault(f.number, f)
+                inclusion[f.channel_id] = (block_id, l1_time)
+    out: list[ChannelOnL1] = []
+    for cid in order:
+        by_number = frames[cid]
+        last_frames = [f for f in by_number.values() if f.is_last]
+        if not last_frames or set(by_number) != set(range(last_frames[0].number + 1)):
+            skipped.append(f"channel {cid.hex()}: incomplete ({len(by_number)} frames)")
+            continue
+        seq = [by_number[i] for i in range(len(by_number))]
+        block_id, l1_time = inclusion[cid]
+        try:
+            out.append(summarize_channel(cid, seq, block_id, l1_time, rollup))
+        except ChannelDecodeError as exc:
+            skipped.append(str(exc))
+    out.sort(key=lambda c: c.first_block)
+    return RecoveredChannels(out, len(numbers), skipped)

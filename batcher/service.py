@@ -1,0 +1,316 @@
+"""op-batcher as a service: flags -> clients, tx manager, channel config, driver, RPC and metrics servers.
+
+Start-up follows Go (op-batcher.md §4.1): parse and check flags, logging, unknown-env warnings, metrics,
+PID validation, L1 client, L2 endpoint provider (static, or active-sequencer with several endpoints),
+``optimism_rollupConfig``, tx manager (``eth_chainId``, signer), channel config with Go's startup checks,
+balance poller, metrics server, driver, JSON-RPC server (admin namespace with ``--rpc.enable-admin``),
+``info``/``up``; then ``Starting batcher`` and, unless ``--stopped``, the driver. SIGINT/SIGTERM stop it
+gracefully (tx manager closed first, in-flight txs awaited); a second signal forces the stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from batcher.admin import register_admin
+from batcher.channel_config import ChannelConfigError, DAConfigSelector, DAType, build_channel_configs
+from batcher.channel_manager import ChannelManager
+from batcher.driver import BatchDriver, DriverConfig
+from batcher.flags import ENV_PREFIX, BatcherConfig, batcher_table, build_batcher_config
+from batcher.metrics import BatcherMetrics, metric_docs, new_batcher_metrics
+from batcher.throttle import ControllerType, ThrottleError
+from common.derive.rollup_config import RollupConfig
+from common.rpc.active import ActiveL2Provider, StaticL2Provider
+from common.rpc.client import RpcClient
+from common.rpc.eth import EthClient
+from common.rpc.rollup import RollupClient
+from common.service.flags import CliError
+from common.service.lifecycle import CloseApp, report_cli_error, run_service
+from common.service.log import get_logger, setup_logging, warn_unknown_env_vars
+from common.service.metrics import (
+    BalancePoller,
+    MetricsServer,
+    RpcClientMetrics,
+    RpcServerMetrics,
+    doc_metrics,
+)
+from common.service.rpc_server import RpcServer
+from common.txmgr.signer import from_config as signer_from_config
+from common.txmgr.txmgr import TxManager
+
+VERSION = "v1.16.2-py0.1.0"
+"""Reported by ``--version``, ``health_status``, ``/healthz`` and ``info{version}``."""
+log = get_logger()
+
+
+class SetupError(RuntimeError):
+    """A service-init failure with Go's message prefix."""
+
+
+class BatcherService:
+    """Owns every component; ``start``/``stop`` are what the lifecycle runner calls."""
+
+    def __init__(self, cfg: BatcherConfig, close_app: CloseApp) -> None:
+        self.cfg = cfg
+        self.close_app = close_app
+        self.metrics: BatcherMetrics = new_batcher_metrics()
+        self.rpc_metrics = RpcClientMetrics(self.metrics.factory)
+        timeout = cfg.txmgr.network_timeout
+        self.l1 = EthClient(cfg.l1_eth_rpc, timeout=timeout, metrics=self.rpc_metrics)
+        self.l2: StaticL2Provider | ActiveL2Provider | None = None
+        self.rollup: RollupConfig | None = None
+        self.txmgr: TxManager | None = None
+        self.driver: BatchDriver | None = None
+        self.rpc: RpcServer | None = None
+        self.metrics_server: MetricsServer | None = None
+        self.balance: BalancePoller | None = None
+        self._throttle_clients: dict[str, RpcClient] = {}
+        self._kzg_warmup: asyncio.Future[Any] | None = None
+
+    # ---- setup ------------------------------------------------------------------------------------
+
+    def _l2_provider(self) -> StaticL2Provider | ActiveL2Provider:
+        cfg, timeout, m = self.cfg, self.cfg.txmgr.network_timeout, self.rpc_metrics
+        if len(cfg.rollup_rpc) == 1:
+            return StaticL2Provider(
+                RollupClient(cfg.rollup_rpc[0], timeout=timeout, metrics=m),
+                EthClient(cfg.l2_eth_rpc[0], timeout=timeout, metrics=m),
+            )
+        return ActiveL2Provider(
+            cfg.rollup_rpc,
+            cfg.l2_eth_rpc,
+            check_duration=cfg.active_sequencer_check_duration,
+            network_timeout=timeout,
+            rollup_factory=lambda url: RollupClient(url, timeout=timeout, metrics=m),
+            eth_factory=lambda url: EthClient(url, timeout=timeout, metrics=m),
+        )
+
+    async def setup(self) -> None:
+        cfg = self.cfg
+        controller = ControllerType(cfg.throttle_controller_type)
+        if controller is ControllerType.PID:
+            try:
+                cfg.pid.check()
+            except ThrottleError as exc:
+                raise SetupError(str(exc)) from None
+            log.warn("EXPERIMENTAL PID CONTROLLER CONFIGURED")
+        kind = "active" if len(cfg.rollup_rpc) > 1 else "static"
+        try:
+            self.l2 = self._l2_provider()
+        except Exception as exc:
+            raise SetupError(f"failed to build {kind} L2 endpoint provider: {exc}") from exc
+        try:
+            rollup_client = await self.l2.rollup_client()
+            self.rollup = rollup = await rollup_client.rollup_config()
+        except Exception as exc:
+            raise SetupError(f"failed to load rollup config: {exc}") from exc
+        log.info(
+            "Rollup Config",
+            l2_chain_id=rollup.l2_chain_id,
+            l1_chain_id=rollup.l1_chain_id,
+            genesis_l2_time=rollup.genesis_l2_time,
+            batch_inbox="0x" + rollup.batch_inbox_address.hex(),
+            seq_window_size=rollup.seq_window_size,
+            channel_timeout=rollup.channel_timeout,
+        )
+        try:
+            chain_id = await self.l1.chain_id()
+            signer = await signer_from_config(cfg.txmgr.signer, chain_id)
+            self.txmgr = TxManager(cfg.txmgr, self.l1, signer, self.metrics.txmgr, chain_id=chain_id)
+            await self.txmgr.init()
+        except Exception as exc:
+            raise SetupError(f"failed to init Tx manager: {exc}") from exc
+        try:
+            cfg.altda.check()
+        except ValueError as exc:
+            raise SetupError(str(exc)) from None
+        if cfg.altda.enabled:
+            raise SetupError("Alt-DA is not supported by this op-batcher")
+        manager, is_auto = self._channel_manager(rollup)
+        if cfg.data_availability_type != "calldata":
+            # Load the KZG trusted setup (seconds) in a thread now, not inside the first blob tx.
+            from common.derive import kzg
+
+            self._kzg_warmup = asyncio.ensure_future(asyncio.to_thread(kzg.load_trusted_setup))
+        sender = "0x" + signer.address.hex()
+        if cfg.metrics.enabled:
+            self.balance = BalancePoller(
+                self.metrics.factory, sender, lambda: self.l1.balance(signer.address)
+            )
+            self.metrics_server = MetricsServer(
+                self.metrics.factory.registry, cfg.metrics.addr, cfg.metrics.port
+            )
+        if cfg.pprof.enabled:
+            log.warn("pprof is not available in the Python op-batcher; ignoring pprof.enabled")
+        self.driver = BatchDriver(
+            DriverConfig(
+                poll_interval=cfg.poll_interval,
+                max_pending_tx=cfg.max_pending_tx,
+                network_timeout=cfg.txmgr.network_timeout,
+                check_recent_txs_depth=cfg.check_recent_txs_depth,
+                wait_node_sync=cfg.wait_node_sync,
+                is_auto_da=is_auto,
+                throttle=cfg.throttle,
+                throttle_controller=controller,
+                pid=cfg.pid,
+                throttle_endpoints=cfg.throttle_endpoints,
+            ),
+            rollup=rollup,
+            l1=self.l1,
+            l2=self.l2,
+            txmgr=self.txmgr,
+            manager=manager,
+            metrics=self.metrics,
+            throttle_call=self._set_max_da_size,
+            close_app=self.close_app,
+        )
+        self.rpc = RpcServer(
+            cfg.rpc.addr,
+            cfg.rpc.port,
+            VERSION,
+            enable_admin=cfg.rpc.enable_admin,
+            metrics=RpcServerMetrics(self.metrics.factory),
+        )
+        register_admin(self.rpc, self.driver, self.txmgr.api())
+
+    def _channel_manager(self, rollup: RollupConfig) -> tuple[ChannelManager, bool]:
+        cfg = self.cfg
+        try:
+            configs = build_channel_configs(
+                rollup,
+                da_type=cfg.data_availability_type,
+                now=int(time.time()),
+                max_l1_tx_size_bytes=cfg.max_l1_tx_size_bytes,
+                target_num_frames=cfg.target_num_frames,
+                max_channel_duration=cfg.max_channel_duration,
+                sub_safety_margin=cfg.sub_safety_margin,
+                batch_type=cfg.batch_type,
+                compressor=cfg.compressor,
+                compression_algo=cfg.compression_algo,
+                approx_compr_ratio=cfg.approx_compr_ratio,
+                max_blocks_per_span_batch=cfg.max_blocks_per_span_batch,
+                alt_da=cfg.altda.enabled,
+            )
+        except ChannelConfigError as exc:
+            raise SetupError(str(exc)) from None
+        c = configs.default
+        if configs.da_type is DAType.CALLDATA and rollup.is_active("ecotone", int(time.time())):
+            log.warn("Ecotone upgrade is active, but batcher is not configured to use Blobs!")
+        log.info(
+            "Initialized channel-config",
+            da_type=configs.da_type.value,
+            use_alt_da=cfg.altda.enabled,
+            max_frame_size=c.max_frame_size,
+            target_num_frames=c.target_num_frames,
+            compressor=c.compressor,
+            compression_algo=c.compression_algo,
+            batch_type=c.batch_type,
+            max_channel_duration=c.max_channel_duration,
+            channel_timeout=c.channel_timeout,
+            sub_safety_margin=c.sub_safety_margin,
+        )
+        return ChannelManager(rollup, DAConfigSelector(configs)), configs.is_auto
+
+    async def _set_max_da_size(self, endpoint: str, max_tx: int, max_block: int) -> Any:
+        client = self._throttle_clients.get(endpoint)
+        if client is None:
+            client = RpcClient(endpoint, timeout=self.cfg.txmgr.network_timeout, metrics=self.rpc_metrics)
+            self._throttle_clients[endpoint] = client
+        return await client.call("miner_setMaxDASize", [hex(max_tx), hex(max_block)])
+
+    # ---- lifecycle --------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        assert self.rpc is not None and self.driver is not None
+        if self.balance:
+            self.balance.start()
+        if self.metrics_server:
+            await self.metrics_server.start()
+            log.info("Started metrics server", endpoint=self.metrics_server.addr)
+        else:
+            log.info("Metrics disabled")
+        if self.cfg.rpc.enable_admin:
+            log.info("Admin RPC enabled")
+        await self.rpc.start()
+        log.info("Starting JSON-RPC server", endpoint=self.rpc.endpoint)
+        self.metrics.record_info(VERSION)
+        self.metrics.record_up()
+        log.info("Starting batcher", notSubmittingOnStart=self.cfg.stopped)
+        if not self.cfg.stopped:
+            await self.driver.start()
+
+    async def stop(self) -> None:
+        log.info("Stopping batcher")
+        if self.txmgr:
+            self.txmgr.close()
+        if self.driver and self.driver.running:
+            await self.driver.stop()
+        if self.rpc:
+            await self.rpc.stop()
+        if self.balance:
+            await self.balance.stop()
+        if self.metrics_server:
+            await self.metrics_server.stop()
+        await self.close_clients()
+        log.info("Batch Submitter stopped")
+
+    async def close_clients(self) -> None:
+        await self.l1.close()
+        if self.l2 is not None:
+            await self.l2.close()
+        for client in self._throttle_clients.values():
+            await client.close()
+
+
+def main(
+    argv: list[str], environ: dict[str, str] | None = None, out: Callable[[str], object] | None = None
+) -> int:
+    environ = dict(os.environ) if environ is None else environ
+    if argv[:1] == ["doc"]:
+        return doc_main(argv[1:])
+    table = batcher_table(VERSION)
+    boot = setup_logging()
+    try:
+        parsed = table.parse(argv, environ)
+    except CliError as err:
+        return report_cli_error(table, err, out=sys.stdout, log=boot)
+
+    async def setup(close: CloseApp) -> BatcherService:
+        cfg = build_batcher_config(parsed)
+        setup_logging(cfg.log)
+        warn_unknown_env_vars(log, ENV_PREFIX, cfg.unknown_env)
+        log.info("Initializing Batch Submitter")
+        service = BatcherService(cfg, close)
+        try:
+            await service.setup()
+        except BaseException:
+            await service.close_clients()
+            raise
+        return service
+
+    return run_service(setup, log=log)
+
+
+def doc_main(args: list[str]) -> int:
+    """``op-batcher doc metrics [--format markdown|json]``."""
+    if not args or args[0] != "metrics":
+        print("usage: op-batcher doc metrics [--format markdown|json]", file=sys.stderr)
+        return 1
+    fmt = "markdown"
+    rest = args[1:]
+    for i, arg in enumerate(rest):
+        if arg.startswith("--format="):
+            fmt = arg.split("=", 1)[1]
+        elif arg == "--format" and i + 1 < len(rest):
+            fmt = rest[i + 1]
+    try:
+        sys.stdout.write(doc_metrics(metric_docs(), fmt))
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
