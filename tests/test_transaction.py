@@ -13,8 +13,9 @@ from eth_account import Account
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from common.derive.rlp import RlpError, rlp_decode, rlp_encode
+from common.derive.span_tx import span_columns_of_raw, span_tx_data, transaction_from_span_fields
 from common.derive.transaction import (
-    RlpError,
     TransactionError,
     TxHashMismatchError,
     UnsupportedTxTypeError,
@@ -22,12 +23,7 @@ from common.derive.transaction import (
     is_deposit_json,
     keccak256,
     raw_tx_from_json,
-    rlp_decode,
-    rlp_encode,
-    span_columns_of_raw,
-    span_tx_data,
     transaction_from_json,
-    transaction_from_span_fields,
     tx_type_of_json,
 )
 

@@ -7,13 +7,18 @@ Error tree (all are ValueError, so callers may catch broadly)::
     ├── SpanBatchError            malformed type-1 batch, or a block that cannot join one
     └── UnsupportedBatchTypeError type byte 2 (span batch v2, unreleased) or unknown
 
-Inside a channel each batch is wrapped as an RLP byte string (wire-formats.md §2.1);
-``rlp_string_size`` gives the wrapped size so a channel can track its input bytes without encoding.
+Inside a channel each batch is wrapped as an RLP byte string (wire-formats.md §2.1):
+``rlp_string`` and ``rlp_string_size`` (re-exported from ``common.derive.rlp``) give the wrapping
+and its size, so a channel can track its input bytes without encoding.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+# Re-exported: channel builders import the channel's batch wrapping from here.
+from common.derive.rlp import rlp_string as rlp_string
+from common.derive.rlp import rlp_string_size as rlp_string_size
 
 if TYPE_CHECKING:
     from common.derive.singular_batch import SingularBatch
@@ -43,24 +48,6 @@ class UnsupportedBatchTypeError(BatchError):
 
 
 SPAN_BATCH_V2_UNSUPPORTED = "span batch v2 (batch type 2) is not supported"
-
-
-def rlp_string_size(payload_len: int) -> int:
-    """Length of ``rlp_string(payload)`` for a payload of ``payload_len`` bytes (len != 1 or byte >= 0x80)."""
-    if payload_len < 56:
-        return 1 + payload_len
-    return 1 + (payload_len.bit_length() + 7) // 8 + payload_len
-
-
-def rlp_string(payload: bytes) -> bytes:
-    """Wrap a typed batch as the RLP byte string a channel carries."""
-    n = len(payload)
-    if n == 1 and payload[0] < 0x80:
-        return bytes(payload)
-    if n < 56:
-        return bytes([0x80 + n]) + payload
-    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([0xB7 + len(size)]) + size + payload
 
 
 def decode_batch(payload: bytes, *, allow_trailing: bool = False) -> SingularBatch | SpanBatch:

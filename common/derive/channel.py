@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import brotli
 
+from common.derive.rlp import RlpError, RlpTruncatedError, string_at
 from common.derive.rollup_config import MAX_RLP_BYTES_PER_CHANNEL_BEDROCK, MAX_RLP_BYTES_PER_CHANNEL_FJORD
 
 __all__ = [
@@ -205,42 +206,6 @@ class ChannelRead:
     """What ended the channel early: corrupt stream, malformed or cut-off batch (earlier batches kept)."""
 
 
-def _rlp_string_at(data: memoryview, pos: int) -> tuple[int, int]:
-    """Start and end of the payload of the canonical RLP byte string at ``pos``."""
-    n = len(data)
-    prefix = data[pos]
-    if prefix < 0x80:
-        return pos, pos + 1
-    if prefix <= 0xB7:
-        size = prefix - 0x80
-        start = pos + 1
-        if size == 1 and start < n and data[start] < 0x80:
-            raise ChannelError(
-                f"non-canonical RLP: single byte below 0x80 wrapped as a string at offset {pos}"
-            )
-    elif prefix <= 0xBF:
-        len_of_len = prefix - 0xB7
-        if pos + 1 + len_of_len > n:
-            raise TruncatedBatchError(f"truncated RLP string header at offset {pos}")
-        len_bytes = data[pos + 1 : pos + 1 + len_of_len]
-        if len_bytes[0] == 0:
-            raise ChannelError(f"non-canonical RLP: length with leading zero byte at offset {pos}")
-        size = int.from_bytes(len_bytes, "big")
-        if size < 56:
-            raise ChannelError(f"non-canonical RLP: long string form for {size} bytes at offset {pos}")
-        start = pos + 1 + len_of_len
-    else:
-        raise ChannelError(
-            f"expected an RLP byte string at offset {pos}, found a list (prefix 0x{prefix:02x})"
-        )
-    end = start + size
-    if end > n:
-        raise TruncatedBatchError(
-            f"truncated batch at offset {pos}: RLP string of {size} bytes, {max(n - start, 0)} available"
-        )
-    return start, end
-
-
 MIN_BATCH_PAYLOAD = 2
 """A batch is its type byte plus a non-empty body; anything shorter fails to decode in op-node,
 which ends the channel. Stopping there also bounds the work a hostile stream of tiny items causes."""
@@ -257,11 +222,11 @@ def iter_batch_payloads(rlp_stream: bytes) -> Iterator[bytes]:
     pos = 0
     while pos < len(view):
         try:
-            start, end = _rlp_string_at(view, pos)
-        except TruncatedBatchError as exc:
-            raise TruncatedBatchError(f"batch {index}: {exc}") from None
-        except ChannelError as exc:
-            raise ChannelError(f"batch {index}: {exc}") from None
+            start, end = string_at(view, pos, len(view), f"batch {index}")
+        except RlpTruncatedError as exc:
+            raise TruncatedBatchError(str(exc)) from None
+        except RlpError as exc:
+            raise ChannelError(str(exc)) from None
         if end - start < MIN_BATCH_PAYLOAD:
             raise ChannelError(f"batch {index} at offset {pos}: {end - start}-byte batch data is too short")
         yield bytes(view[start:end])

@@ -22,6 +22,8 @@ from dataclasses import dataclass, replace
 
 from Crypto.Hash import keccak
 
+from common.derive.rlp import UINT64_MAX, RlpError, decode_bytes, decode_list, decode_uint, rlp_encode
+
 L1_INFO_DEPOSITOR_ADDRESS = bytes.fromhex("deaddeaddeaddeaddeaddeaddeaddeaddead0001")
 """``from`` of every L1-info deposit (the depositor account, specs deposits.md)."""
 L1_BLOCK_ADDRESS = bytes.fromhex("4200000000000000000000000000000000000015")
@@ -86,75 +88,6 @@ _LENGTHS = {
     L1InfoLayout.JOVIAN: L1_INFO_JOVIAN_LEN,
 }
 _BY_SELECTOR = {sel: layout for layout, sel in _SELECTORS.items()}
-
-
-def _rlp_length_prefix(length: int, offset: int) -> bytes:
-    if length < 56:
-        return bytes([offset + length])
-    raw = length.to_bytes((length.bit_length() + 7) // 8, "big")
-    return bytes([offset + 55 + len(raw)]) + raw
-
-
-def _rlp_bytes(value: bytes) -> bytes:
-    """RLP of a byte string (the ``rlp`` package imports networking modules, so not used here)."""
-    if len(value) == 1 and value[0] < 0x80:
-        return value
-    return _rlp_length_prefix(len(value), 0x80) + value
-
-
-def _uint_bytes(value: int) -> bytes:
-    """Minimal big-endian bytes of an unsigned integer (RLP integer payload; 0 is empty)."""
-    if value < 0:
-        raise L1InfoError(f"RLP: negative integer {value}")
-    return value.to_bytes((value.bit_length() + 7) // 8, "big")
-
-
-def _rlp_flat_list(items: list[bytes]) -> bytes:
-    body = b"".join(_rlp_bytes(i) for i in items)
-    return _rlp_length_prefix(len(body), 0xC0) + body
-
-
-def _rlp_item(data: bytes, pos: int) -> tuple[int, int, bool]:
-    """(payload start, payload end, is_list) of the canonical RLP item at ``pos``."""
-    if pos >= len(data):
-        raise L1InfoError(f"RLP: unexpected end of data at offset {pos}")
-    prefix = data[pos]
-    if prefix < 0x80:
-        return pos, pos + 1, False
-    is_list = prefix >= 0xC0
-    short = prefix - (0xC0 if is_list else 0x80)
-    if short < 56:
-        start, size = pos + 1, short
-        if not is_list and size == 1 and start < len(data) and data[start] < 0x80:
-            raise L1InfoError(f"RLP: non-canonical single byte at offset {pos}")
-    else:
-        n = short - 55
-        raw = data[pos + 1 : pos + 1 + n]
-        if len(raw) != n or raw[0] == 0:
-            raise L1InfoError(f"RLP: bad length-of-length at offset {pos}")
-        size = int.from_bytes(raw, "big")
-        if size < 56:
-            raise L1InfoError(f"RLP: non-canonical long length at offset {pos}")
-        start = pos + 1 + n
-    if start + size > len(data):
-        raise L1InfoError(f"RLP: item at offset {pos} runs past the end of data")
-    return start, start + size, is_list
-
-
-def _rlp_decode_flat_list(data: bytes) -> list[bytes]:
-    """Decode ``rlp([bytes, ...])`` (no nesting) that spans all of ``data``."""
-    start, end, is_list = _rlp_item(data, 0)
-    if not is_list or end != len(data):
-        raise L1InfoError("RLP: expected a single list spanning the whole input")
-    items: list[bytes] = []
-    pos = start
-    while pos < end:
-        s, e, nested = _rlp_item(data, pos)
-        if nested or e > end:
-            raise L1InfoError(f"RLP: unexpected nested list or overrun at offset {pos}")
-        items.append(data[s:e])
-        pos = e
-    return items
 
 
 def keccak256(data: bytes) -> bytes:
@@ -369,17 +302,20 @@ class DepositTx:
 
     def encode(self) -> bytes:
         """EIP-2718 envelope: 0x7e ++ rlp([sourceHash, from, to, mint, value, gas, isSystemTx, data])."""
+        for name, value in (("mint", self.mint), ("value", self.value), ("gas", self.gas)):
+            if value < 0:
+                raise L1InfoError(f"deposit tx {name}: negative integer {value}")
         fields = [
             self.source_hash,
             self.from_address,
             self.to or b"",
-            _uint_bytes(self.mint),
-            _uint_bytes(self.value),
-            _uint_bytes(self.gas),
-            b"\x01" if self.is_system_tx else b"",
+            self.mint,
+            self.value,
+            self.gas,
+            1 if self.is_system_tx else 0,
             self.data,
         ]
-        return bytes([DEPOSIT_TX_TYPE]) + _rlp_flat_list(fields)
+        return bytes([DEPOSIT_TX_TYPE]) + rlp_encode(fields)
 
     @property
     def hash(self) -> bytes:
@@ -392,26 +328,29 @@ class DepositTx:
             first = f"0x{raw[0]:02x}" if raw else "nothing"
             raise L1InfoError(f"deposit tx: expected type byte 0x7e, got {first}")
         try:
-            items = _rlp_decode_flat_list(bytes(raw[1:]))
-        except L1InfoError as exc:
-            raise L1InfoError(f"deposit tx: invalid RLP: {exc}") from exc
-        if len(items) != 8:
-            raise L1InfoError(f"deposit tx: expected an RLP list of 8 byte strings, got {len(items)}")
+            items = decode_list(memoryview(raw)[1:], "deposit tx")
+        except RlpError as exc:
+            raise L1InfoError(f"invalid RLP: {exc}") from exc
+        if len(items) != 8 or not all(isinstance(i, bytes) for i in items):
+            raise L1InfoError(f"deposit tx: expected an RLP list of 8 byte strings, got {len(items)} items")
         source_hash, from_addr, to, mint, value, gas, is_system, data = items
-        if len(source_hash) != 32 or len(from_addr) != 20 or len(to) not in (0, 20):
-            raise L1InfoError("deposit tx: sourceHash/from/to have wrong lengths")
+        if len(to) not in (0, 20):
+            raise L1InfoError(f"deposit tx to: expected 20 bytes or empty, got {len(to)}")
         if is_system not in (b"", b"\x01"):
-            raise L1InfoError(f"deposit tx: isSystemTx must be a boolean, got 0x{is_system.hex()}")
-        return cls(
-            source_hash,
-            from_addr,
-            to or None,
-            int.from_bytes(mint, "big"),
-            int.from_bytes(value, "big"),
-            int.from_bytes(gas, "big"),
-            is_system == b"\x01",
-            data,
-        )
+            raise L1InfoError(f"deposit tx isSystemTx: must be a boolean, got 0x{is_system.hex()}")
+        try:
+            return cls(
+                decode_bytes(source_hash, "sourceHash", 32),
+                decode_bytes(from_addr, "from", 20),
+                to or None,
+                decode_uint(mint, "mint"),
+                decode_uint(value, "value"),
+                decode_uint(gas, "gas", UINT64_MAX),
+                is_system == b"\x01",
+                data,
+            )
+        except RlpError as exc:
+            raise L1InfoError(f"deposit tx {exc}") from exc
 
 
 def l1_info_deposit(info: L1Info, *, gas: int = REGOLITH_SYSTEM_TX_GAS) -> DepositTx:

@@ -10,23 +10,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from common.derive.batch import SINGULAR_BATCH_TYPE, SingularBatchError
-from common.derive.transaction import RlpError, rlp_decode, rlp_encode
+from common.derive.rlp import UINT64_MAX, RlpError, decode_uint, rlp_decode, rlp_encode
 
 if TYPE_CHECKING:
     from common.derive.l2_block import BlockInput
 
-_UINT64_MAX = (1 << 64) - 1
-
 
 def _uint64(item: Any, field: str) -> int:
-    if not isinstance(item, bytes):
-        raise SingularBatchError(f"singular batch {field}: expected an RLP string, got a list")
-    if item[:1] == b"\x00":
-        raise SingularBatchError(f"singular batch {field}: non-canonical integer with leading zeros")
-    value = int.from_bytes(item, "big")
-    if value > _UINT64_MAX:
-        raise SingularBatchError(f"singular batch {field}: {value} does not fit uint64")
-    return value
+    try:
+        return decode_uint(item, field, UINT64_MAX)
+    except RlpError as exc:
+        raise SingularBatchError(f"singular batch {exc}") from exc
 
 
 def _hash(item: Any, field: str) -> bytes:
@@ -82,7 +76,7 @@ class SingularBatch:
     def decode_body(cls, body: bytes) -> SingularBatch:
         """Parse the RLP list of a singular batch (no type byte)."""
         try:
-            items = rlp_decode(bytes(body))
+            items = rlp_decode(body)
         except RlpError as exc:
             raise SingularBatchError(f"singular batch: invalid RLP: {exc}") from exc
         if not isinstance(items, list) or len(items) != 5:

@@ -31,17 +31,20 @@ from common.derive.batch import (
     SpanBatchError,
     UnsupportedBatchTypeError,
 )
+from common.derive.rlp import RlpError, item_at
+from common.derive.span_tx import (
+    SpanTxColumns,
+    span_columns_of_raw,
+    span_tx_data,
+    transaction_from_span_fields,
+)
 from common.derive.transaction import (
     LEGACY_TX_TYPE,
     SET_CODE_TX_TYPE,
-    SpanTxColumns,
     Transaction,
     TransactionError,
     decode_transaction,
     keccak256,
-    span_columns_of_raw,
-    span_tx_data,
-    transaction_from_span_fields,
 )
 
 if TYPE_CHECKING:
@@ -129,28 +132,16 @@ def bits_to_int(bits: Iterable[int]) -> int:
     return int(text[::-1], 2) if text else 0
 
 
-def _rlp_item_end(data: bytes, pos: int, field: str) -> int:
-    """End offset of the RLP item (must be a list) starting at ``pos``."""
-    if pos >= len(data):
-        raise SpanBatchError(f"span batch {field}: truncated")
-    b = data[pos]
-    if b < 0xC0:
-        raise SpanBatchError(f"span batch {field}: tx_data RLP prefix 0x{b:02x} is not a list")
-    if b <= 0xF7:
-        end = pos + 1 + (b - 0xC0)
-    else:
-        ll = b - 0xF7
-        if pos + 1 + ll > len(data):
-            raise SpanBatchError(f"span batch {field}: truncated RLP length")
-        length_bytes = data[pos + 1 : pos + 1 + ll]
-        if length_bytes[0] == 0:
-            raise SpanBatchError(f"span batch {field}: non-canonical RLP length")
-        length = int.from_bytes(length_bytes, "big")
-        if length < 56:
-            raise SpanBatchError(f"span batch {field}: non-canonical RLP length")
-        end = pos + 1 + ll + length
-    if end > len(data):
-        raise SpanBatchError(f"span batch {field}: tx_data runs past the end of the batch")
+def _tx_data_end(data: bytes, pos: int, index: int) -> int:
+    """End offset of ``tx_datas[index]``, whose RLP list starts at ``pos`` (after any type byte)."""
+    try:
+        _, end, is_list = item_at(data, pos, len(data), "tx_data")
+    except RlpError as exc:
+        raise SpanBatchError(f"span batch tx_datas[{index}]: {exc}") from exc
+    if not is_list:
+        raise SpanBatchError(
+            f"span batch tx_datas[{index}]: tx_data RLP prefix 0x{data[pos]:02x} is not a list"
+        )
     return end
 
 
@@ -465,9 +456,9 @@ def decode_span_batch_body(body: bytes | memoryview) -> tuple[SpanBatch, int]:
         first = data[pos]
         if first >= 0xC0:
             legacy += 1
-            end = _rlp_item_end(data, pos, f"tx_datas[{i}]")
+            end = _tx_data_end(data, pos, i)
         elif first in _SUPPORTED_TX_DATA_TYPES:
-            end = _rlp_item_end(data, pos + 1, f"tx_datas[{i}]")
+            end = _tx_data_end(data, pos + 1, i)
         else:
             raise SpanBatchError(f"span batch tx_datas[{i}]: unsupported tx type 0x{first:02x}")
         datas.append(data[pos:end])
