@@ -47,10 +47,10 @@ from common.derive.channel_bank import (
     DroppedChannel,
 )
 from common.derive.frame import FrameError, parse_frames
-from common.derive.l1_info import keccak256
 from common.derive.rollup_config import RollupConfig
 from common.derive.singular_batch import SingularBatch
 from common.derive.span_batch import SpanBatch
+from common.derive.transaction import keccak256
 
 FILE_L1_TIMESTAMP = 2**62
 """L1 timestamp assumed for file inputs: every fork the rollup config schedules is active."""

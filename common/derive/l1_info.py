@@ -20,9 +20,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, replace
 
-from Crypto.Hash import keccak
-
 from common.derive.rlp import UINT64_MAX, RlpError, decode_bytes, decode_list, decode_uint, rlp_encode
+from common.derive.transaction import DEPOSIT_TX_TYPE, keccak256
 
 L1_INFO_DEPOSITOR_ADDRESS = bytes.fromhex("deaddeaddeaddeaddeaddeaddeaddeaddead0001")
 """``from`` of every L1-info deposit (the depositor account, specs deposits.md)."""
@@ -30,8 +29,6 @@ L1_BLOCK_ADDRESS = bytes.fromhex("4200000000000000000000000000000000000015")
 """The L1Block predeploy, ``to`` of every L1-info deposit."""
 REGOLITH_SYSTEM_TX_GAS = 1_000_000
 """Gas of the L1-info deposit since Regolith."""
-DEPOSIT_TX_TYPE = 0x7E
-"""EIP-2718 type byte of deposit transactions."""
 L1_INFO_DEPOSIT_SOURCE_DOMAIN = 1
 """Source-hash domain of L1-info deposits (user deposits are 0, upgrade deposits 2)."""
 
@@ -88,12 +85,6 @@ _LENGTHS = {
     L1InfoLayout.JOVIAN: L1_INFO_JOVIAN_LEN,
 }
 _BY_SELECTOR = {sel: layout for layout, sel in _SELECTORS.items()}
-
-
-def keccak256(data: bytes) -> bytes:
-    """Ethereum's keccak-256 (not NIST SHA3-256)."""
-    digest: bytes = keccak.new(digest_bits=256, data=data).digest()
-    return digest
 
 
 @dataclass(frozen=True, slots=True)
