@@ -12,6 +12,16 @@ from Crypto.Hash import keccak
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 
+from common.rpc.eth import decode_revert_reason
+
+
+class CallReverted(Exception):
+    """An eth_call to one of these contracts reverted; ``data`` is the raw revert payload."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(f"call reverted: {describe_revert(data)}")
+        self.data = data
+
 
 def selector(signature: str) -> bytes:
     """First 4 bytes of keccak256 of a canonical function/error signature."""
@@ -44,10 +54,6 @@ def propose_l2_output_calldata(
     )
 
 
-def latest_block_number_calldata() -> bytes:
-    return _call("latestBlockNumber()", [], [])
-
-
 # --- DisputeGameFactory ---------------------------------------------------------------------------------
 
 
@@ -61,10 +67,6 @@ def game_at_index_calldata(index: int) -> bytes:
 
 def init_bonds_calldata(game_type: int) -> bytes:
     return _call("initBonds(uint32)", ["uint32"], [game_type])
-
-
-def game_impls_calldata(game_type: int) -> bytes:
-    return _call("gameImpls(uint32)", ["uint32"], [game_type])
 
 
 def output_extra_data(l2_block_number: int) -> bytes:
@@ -91,10 +93,6 @@ def games_calldata(game_type: int, root_claim: bytes, extra_data: bytes) -> byte
 
 def game_creator_calldata() -> bytes:
     return _call("gameCreator()", [], [])
-
-
-def root_claim_calldata() -> bytes:
-    return _call("rootClaim()", [], [])
 
 
 def claim_data_calldata(index: int) -> bytes:
@@ -127,10 +125,6 @@ def decode_address(data: bytes) -> bytes:
     return bytes.fromhex(str(abi_decode(["address"], data)[0])[2:])
 
 
-def decode_bytes32(data: bytes) -> bytes:
-    return bytes(abi_decode(["bytes32"], data)[0])
-
-
 def decode_game_at_index(data: bytes) -> GameAtIndex:
     game_type, timestamp, proxy = abi_decode(["uint32", "uint64", "address"], data)
     return GameAtIndex(int(game_type), int(timestamp), bytes.fromhex(str(proxy)[2:]))
@@ -156,16 +150,13 @@ KNOWN_ERRORS = {
     selector("UnexpectedRootClaim(bytes32)"): "UnexpectedRootClaim",
     selector("AnchorRootNotFound()"): "AnchorRootNotFound",
 }
-ERROR_STRING_SELECTOR = selector("Error(string)")
 
 
 def describe_revert(data: bytes) -> str:
-    """A readable reason for revert data: Error(string) text or a known custom error name."""
-    if data[:4] == ERROR_STRING_SELECTOR:
-        try:
-            return decode_string(data[4:])
-        except Exception:  # malformed revert payloads still get a useful description
-            return "Error(string) with malformed payload 0x" + data.hex()
+    """A readable reason for revert data: Error(string)/Panic text or a known custom error name."""
+    reason = decode_revert_reason(data)
+    if reason is not None:
+        return reason
     name = KNOWN_ERRORS.get(data[:4])
     if name:
         return f"{name}(0x{data[4:].hex()})" if len(data) > 4 else f"{name}()"

@@ -50,7 +50,7 @@ class OutputLike(Protocol):
 
 class L1Reader(Protocol):
     async def call(self, to: bytes, data: bytes) -> bytes:
-        """``eth_call`` at latest; raises with the revert reason on failure."""
+        """``eth_call`` at latest; a revert raises ``contracts.CallReverted``."""
         ...
 
     async def block_number(self) -> int: ...
@@ -184,9 +184,15 @@ class ProposerDriver:
         self._task = None
 
     async def _loop(self) -> None:
+        # A ticker, as in Go: ticks missed during a long send collapse into one immediate re-evaluation,
+        # then the normal cadence resumes.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time()
         while not self._stopping.is_set():
-            await self.sleep(self.cfg.poll_interval)
+            deadline += self.cfg.poll_interval
+            await self.sleep(max(0.0, deadline - loop.time()))
             await self.tick()
+            deadline = max(deadline, loop.time() - self.cfg.poll_interval)
 
     async def tick(self) -> SendResult | Skip | None:
         """One evaluation: fetch, decide, maybe send. Errors are logged and retried next tick."""
@@ -273,10 +279,10 @@ class ProposerDriver:
 
     async def _game_creator(self, proxy: bytes) -> bytes:
         try:
-            return contracts.decode_address(await self.l1.call(proxy, contracts.game_creator_calldata()))
-        except Exception:  # games predating gameCreator(): the root claimant is the creator
+            return contracts.decode_address(await self._call(contracts.game_creator_calldata(), proxy))
+        except contracts.CallReverted:  # games predating gameCreator(): the root claimant is the creator
             claimant, _ = contracts.decode_claim_data_claimant(
-                await self.l1.call(proxy, contracts.claim_data_calldata(0))
+                await self._call(contracts.claim_data_calldata(0), proxy)
             )
             return claimant
 
@@ -339,5 +345,7 @@ class ProposerDriver:
             raise ValueError(f"output block number {output.block_ref.number} mismatches requested {number}")
         return output
 
-    async def _call(self, data: bytes) -> bytes:
-        return await asyncio.wait_for(self.l1.call(self.cfg.contract, data), self.cfg.network_timeout)
+    async def _call(self, data: bytes, to: bytes | None = None) -> bytes:
+        """An eth_call to our contract (or ``to``), bounded by the network timeout like each Go call."""
+        target = self.cfg.contract if to is None else to
+        return await asyncio.wait_for(self.l1.call(target, data), self.cfg.network_timeout)

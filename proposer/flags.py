@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from common.rpc.active import split_urls
 from common.service.flags import (
     MINUTE,
     SECOND,
@@ -218,9 +219,7 @@ class ProposerConfig:
     @property
     def rollup_rpcs(self) -> tuple[str, ...]:
         """``--rollup-rpc`` split on commas: more than one entry selects the active rollup provider."""
-        if not self.rollup_rpc:
-            return ()
-        return tuple(part.strip() for part in self.rollup_rpc.split(","))
+        return tuple(split_urls(self.rollup_rpc))
 
 
 def _read(parsed: ParsedFlags) -> ProposerConfig:

@@ -68,6 +68,6 @@ def test_describe_revert_names_custom_errors_and_error_strings():
     assert c.describe_revert(c.selector("GameAlreadyExists(bytes32)") + b"\x01" * 32).startswith(
         "GameAlreadyExists(0x0101"
     )
-    msg = c.ERROR_STRING_SELECTOR + encode(["string"], ["L2OutputOracle: only the proposer"])
+    msg = c.selector("Error(string)") + encode(["string"], ["L2OutputOracle: only the proposer"])
     assert c.describe_revert(msg) == "L2OutputOracle: only the proposer"
     assert c.describe_revert(b"") == "execution reverted"

@@ -4,6 +4,7 @@ The fakes stand in for RPC endpoints only; the end-to-end tests run the same dri
 real contracts. No real time passes: the driver's sleep is replaced.
 """
 
+import asyncio
 from dataclasses import dataclass, field
 
 import pytest
@@ -71,6 +72,7 @@ class FakeL1:
     existing: set[tuple[int, bytes]] = field(default_factory=set)
     head: int = 100
     calls: list[bytes] = field(default_factory=list)
+    legacy: set[bytes] = field(default_factory=set)
 
     async def block_number(self) -> int:
         self.head += 1
@@ -87,8 +89,16 @@ class FakeL1:
             gt, ts, proxy, _ = self.games[int.from_bytes(data[4:36], "big")]
             return encode(["uint32", "uint64", "address"], [gt, ts, "0x" + proxy.hex()])
         if sel == c.selector("gameCreator()"):
+            if to in self.legacy:  # a game that predates gameCreator(): the call reverts
+                raise c.CallReverted(b"")
             creator = next(g[3] for g in self.games if g[2] == to)
             return encode(["address"], ["0x" + creator.hex()])
+        if sel == c.selector("claimData(uint256)"):
+            creator = next(g[3] for g in self.games if g[2] == to)
+            fields = [0, "0x" + "00" * 20, "0x" + creator.hex(), 10**16, b"\x99" * 32, 1, 0]
+            return encode(
+                ["uint32", "address", "address", "uint128", "bytes32", "uint128", "uint128"], fields
+            )
         if sel == c.selector("games(uint32,bytes32,bytes)"):
             gt = int.from_bytes(data[4:36], "big")
             root = data[36:68]
@@ -215,13 +225,68 @@ async def test_errors_are_logged_and_retried_next_tick(caplog):
     assert "Error getting proposal" in caplog.text
 
 
-async def test_start_stop_can_be_repeated():
-    """Unlike Go, stop then start works, and a second stop errors clearly."""
-    d = driver(Mode.L2OO, FakeRollup(status(1, 1)), FakeL1(next_block=10**9), FakeSender())
+async def test_start_stop_can_be_repeated_and_the_restarted_loop_ticks():
+    """Unlike Go, stop then start works (the loop ticks again), and a second stop errors clearly."""
+    l1 = FakeL1(next_block=10**9)
+    d = driver(Mode.L2OO, FakeRollup(status(1, 1)), l1, FakeSender())
+    d.sleep = lambda _s: asyncio.sleep(0.001)
     for _ in range(2):
+        before = len(l1.calls)
         d.start()
         with pytest.raises(RuntimeError, match="already running"):
             d.start()
+        await asyncio.sleep(0.05)
         await d.stop()
+        assert len(l1.calls) > before, "the loop did not tick"
     with pytest.raises(RuntimeError, match="not running"):
         await d.stop()
+
+
+async def test_games_without_game_creator_fall_back_to_the_root_claimant():
+    """A game whose gameCreator() reverts is attributed by claimData(0).claimant."""
+    l1 = FakeL1(games=[(1, 9_990, b"\x21" * 20, ME)], legacy={b"\x21" * 20})
+    d = driver(Mode.DGF, FakeRollup(status(20, 15)), l1, FakeSender(), proposal_interval=600.0, game_type=1)
+    assert await d.tick() is Skip.RECENT_GAME
+    assert c.selector("claimData(uint256)") in l1.calls
+
+
+async def test_a_transient_error_in_the_creator_lookup_is_not_taken_for_an_old_game():
+    """Only a revert selects the claimData fallback; a timeout fails the tick instead."""
+
+    class Slow(FakeL1):
+        async def call(self, to: bytes, data: bytes) -> bytes:
+            if data[:4] == c.selector("gameCreator()"):
+                raise ConnectionError("L1 down")
+            return await super().call(to, data)
+
+    l1 = Slow(games=[(1, 9_990, b"\x21" * 20, ME)])
+    d = driver(Mode.DGF, FakeRollup(status(20, 15)), l1, FakeSender(), proposal_interval=600.0, game_type=1)
+    assert await d.tick() is None
+    assert c.selector("claimData(uint256)") not in l1.calls
+
+
+async def test_ticks_missed_during_a_long_send_collapse_into_one():
+    """After a send longer than several intervals the loop re-evaluates at once, not an interval later."""
+    sleeps: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        await asyncio.sleep(0)
+
+    d = driver(Mode.L2OO, FakeRollup(status(1, 1)), FakeL1(next_block=10**9), FakeSender())
+    d.sleep = fake_sleep
+    ticks = 0
+
+    async def slow_tick():
+        nonlocal ticks
+        ticks += 1
+        if ticks == 1:
+            await asyncio.sleep(0.05)  # 50 poll intervals of 1 ms
+        if ticks == 3:
+            d._stopping.set()
+
+    d.cfg = DriverConfig(mode=Mode.L2OO, contract=ORACLE, poll_interval=0.001)
+    d.tick = slow_tick  # type: ignore[method-assign]
+    await d._loop()
+    assert sleeps[1] == 0.0, sleeps  # immediately after the long tick
+    assert ticks == 3

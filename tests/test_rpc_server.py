@@ -238,3 +238,19 @@ def test_sync_handlers_are_refused():
 
     with pytest.raises(TypeError, match="test_sync"):
         server.register("test_sync", sync_handler)  # type: ignore[arg-type]
+
+
+async def test_unknown_methods_create_no_metric_series_and_null_ids_get_replies():
+    """Junk method names must not grow the registry; ``"id": null`` is a request, not a notification."""
+    from common.service.metrics import Factory, RpcServerMetrics, new_registry
+    from common.service.rpc_server import RpcServer
+
+    factory = Factory("op_test_default", new_registry(process_collectors=False))
+    server = RpcServer("127.0.0.1", 0, "v1", metrics=RpcServerMetrics(factory))
+    for i in range(3):
+        reply = await server.handle_message({"jsonrpc": "2.0", "id": i, "method": f"junk_{i}"})
+        assert reply is not None and reply["error"]["code"] == -32601
+    ok = await server.handle_message({"jsonrpc": "2.0", "id": None, "method": "health_status"})
+    assert ok == {"jsonrpc": "2.0", "id": None, "result": "v1"}
+    methods = {s.labels.get("method") for m in factory.registry.collect() for s in m.samples}
+    assert methods == {"health_status"}

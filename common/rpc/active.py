@@ -14,6 +14,7 @@ closed when the provider switches.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
@@ -102,6 +103,7 @@ class ActiveL2Provider:
         self._eth: EthClient | None = None
         self._eth_index = -1
         self._next_check = float("-inf")
+        self._lock = asyncio.Lock()
 
     @property
     def index(self) -> int:
@@ -138,12 +140,12 @@ class ActiveL2Provider:
             await self._eth.close()
 
     async def _ensure_active(self) -> None:
-        # Calls run on one event loop and the walk awaits, so two tasks could walk at once; the second walk
-        # would only repeat the first's checks, which is harmless, so no lock.
-        if self._clock() <= self._next_check and self._rollup is not None:
-            return
-        await self._find_active()
-        self._next_check = self._clock() + self._check_duration
+        # One walk at a time: a second concurrent walk would re-dial and close the client the first is using.
+        async with self._lock:
+            if self._clock() <= self._next_check and self._rollup is not None:
+                return
+            await self._find_active()
+            self._next_check = self._clock() + self._check_duration
 
     async def _find_active(self) -> None:
         start = self._index

@@ -177,7 +177,7 @@ class RpcServer:
         """One request object -> response object (None for a notification)."""
         if not isinstance(msg, dict):
             return _error(None, JsonRpcError(INVALID_REQUEST, "invalid request"))
-        has_id = "id" in msg and msg["id"] is not None
+        has_id = "id" in msg  # JSON-RPC 2.0: only a missing id makes a notification
         id_ = msg.get("id")
         method = msg.get("method")
         valid_id = not isinstance(id_, dict | list)
@@ -193,7 +193,7 @@ class RpcServer:
             logger.debug("RPC method failed", extra={"go_fields": (("method", method), ("err", exc))})
             response = _error(id_, JsonRpcError(SERVER_ERROR, str(exc) or type(exc).__name__))
         finally:
-            if self.metrics is not None:
+            if self.metrics is not None and method in self._methods:  # no label per junk method name
                 self.metrics.record(method, time.perf_counter() - started)
         return response if has_id else None
 
