@@ -438,3 +438,13 @@ async def test_aiohttp_exceptions_do_not_escape_the_transport(served):
                 failures.append(err)
     assert len(failures) == 3
     assert all(isinstance(err, RpcError) and not isinstance(err, aiohttp.ClientError) for err in failures)
+
+
+def test_api_keys_in_url_paths_are_redacted_but_ordinary_paths_are_kept():
+    """Provider URLs like /v3/<key> must not print the key; short ordinary segments stay readable."""
+    from common.rpc.errors import redact_url
+
+    key = "9aa3d95b3bc440fa88ea12eaa4456161"
+    shown = redact_url(f"https://mainnet.infura.io/v3/{key}")
+    assert key not in shown and shown.startswith("https://mainnet.infura.io/v3/")
+    assert redact_url("http://127.0.0.1:8545/rpc/v1") == "http://127.0.0.1:8545/rpc/v1"

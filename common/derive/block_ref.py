@@ -11,7 +11,7 @@ from typing import Any
 ZERO_HASH = b"\x00" * 32
 
 
-def hex_to_bytes(value: str, field: str, length: int | None = None) -> bytes:
+def hex_to_bytes(value: Any, field: str, length: int | None = None) -> bytes:
     """Decode a 0x-prefixed hex string, naming the field on failure."""
     if not isinstance(value, str):
         raise ValueError(f"{field}: expected a hex string, got {type(value).__name__}")

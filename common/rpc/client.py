@@ -19,7 +19,7 @@ import ssl as ssl_module
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, TypeVar
 
 import aiohttp
 
@@ -51,6 +51,7 @@ BATCH_METRIC_METHOD = "<batch>"
 NO_RETRY_METHODS = frozenset({"eth_sendRawTransaction", "eth_sendTransaction"})
 
 Params = Sequence[Any] | Mapping[str, Any] | None
+T = TypeVar("T")
 
 
 class RpcMetrics(Protocol):
@@ -145,6 +146,16 @@ class RpcClient:
         """
         may_retry = (method not in NO_RETRY_METHODS) if retry is None else retry
         return await self._with_retries(method, lambda: self._call_once(method, params, timeout), may_retry)
+
+    async def call_typed(
+        self, method: str, params: Params, parse: Callable[[Any], T], timeout: float | None = None
+    ) -> T:
+        """``call`` then ``parse`` the result once, at the edge; a shape error names endpoint and method."""
+        result = await self.call(method, params, timeout=timeout)
+        try:
+            return parse(result)
+        except ValueError as exc:
+            raise RpcDecodeError(f"unexpected result: {exc}", endpoint=self.endpoint, method=method) from None
 
     async def batch(
         self, calls: Sequence[tuple[str, Params]], *, timeout: float | None = None, retry: bool | None = None

@@ -18,6 +18,7 @@ trying again could help; a JSON-RPC error response is never transient.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -32,8 +33,12 @@ RETRYABLE_HTTP_STATUSES = frozenset({429, 502, 503, 504})
 """HTTP statuses worth retrying: rate limiting and gateway/proxy trouble in front of the node."""
 
 
+_API_KEY_SEGMENT = re.compile(r"(?=[A-Za-z0-9_-]*[0-9])(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{20,}")
+"""A path segment that looks like a provider API key (``/v3/<key>``): long, with letters and digits."""
+
+
 def redact_url(url: str) -> str:
-    """Strip userinfo and query-string values (API keys, basic-auth passwords) before a URL is shown."""
+    """Strip userinfo, query-string values and API-key path segments before a URL is shown."""
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
@@ -51,7 +56,8 @@ def redact_url(url: str) -> str:
     query = parts.query
     if query:
         query = urlencode([(key, REDACTED) for key, _ in parse_qsl(query, keep_blank_values=True)])
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    path = "/".join(REDACTED if _API_KEY_SEGMENT.fullmatch(seg) else seg for seg in parts.path.split("/"))
+    return urlunsplit((parts.scheme, netloc, path, query, ""))
 
 
 class RpcError(Exception):

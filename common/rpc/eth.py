@@ -8,8 +8,8 @@ can match custom errors by their 4-byte selector.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from common.derive.block_ref import hex_to_bytes, json_uint
 from common.rpc.client import Params, RpcClient
@@ -25,8 +25,6 @@ PANIC_SELECTOR = bytes.fromhex("4e487b71")
 """``Panic(uint256)``: assertion failures, overflows, ... (Solidity >= 0.8)."""
 REVERT_ERROR_CODE = 3
 """JSON-RPC error code geth and anvil use for an execution revert carrying return data."""
-
-T = TypeVar("T")
 
 
 def quantity(value: int) -> str:
@@ -118,17 +116,8 @@ def as_revert(err: RpcResponseError) -> RpcResponseError:
 class EthClient(RpcClient):
     """``eth_*`` calls of the L1 and L2 execution clients, with typed results."""
 
-    async def _typed(
-        self, method: str, params: Params, parse: Callable[[Any], T], timeout: float | None = None
-    ) -> T:
-        result = await self.call(method, params, timeout=timeout)
-        try:
-            return parse(result)
-        except ValueError as exc:
-            raise RpcDecodeError(f"unexpected result: {exc}", endpoint=self.endpoint, method=method) from None
-
     async def _uint(self, method: str, params: Params = None) -> int:
-        return await self._typed(method, params, lambda r: json_uint(r, "result"))
+        return await self.call_typed(method, params, lambda r: json_uint(r, "result"))
 
     async def chain_id(self) -> int:
         return await self._uint("eth_chainId")
@@ -162,7 +151,7 @@ class EthClient(RpcClient):
         return await self._uint("eth_getBalance", [_address(address), block_param(block)])
 
     async def code(self, address: bytes | str, block: BlockTag = "latest") -> bytes:
-        return await self._typed(
+        return await self.call_typed(
             "eth_getCode", [_address(address), block_param(block)], lambda r: hex_to_bytes(r, "result")
         )
 
@@ -177,7 +166,7 @@ class EthClient(RpcClient):
     async def fee_history(
         self, block_count: int, newest: BlockTag = "latest", percentiles: Sequence[float] = ()
     ) -> FeeHistory:
-        return await self._typed(
+        return await self.call_typed(
             "eth_feeHistory",
             [quantity(block_count), block_param(newest), list(percentiles)],
             FeeHistory.from_json,
@@ -196,7 +185,7 @@ class EthClient(RpcClient):
     ) -> bytes:
         """Return data of a call; a revert raises ``ExecutionRevertedError``."""
         try:
-            return await self._typed(
+            return await self.call_typed(
                 "eth_call", [call_args(tx), block_param(block)], lambda r: hex_to_bytes(r, "result"), timeout
             )
         except RpcResponseError as err:
@@ -216,7 +205,7 @@ class EthClient(RpcClient):
 
     async def receipt(self, tx_hash: bytes) -> Receipt | None:
         """The receipt, or None while the transaction is not mined (or unknown)."""
-        return await self._typed(
+        return await self.call_typed(
             "eth_getTransactionReceipt",
             ["0x" + tx_hash.hex()],
             lambda r: None if r is None else Receipt.from_json(r),
@@ -224,7 +213,7 @@ class EthClient(RpcClient):
 
     async def transaction(self, tx_hash: bytes) -> Transaction | None:
         """The transaction, or None when the node does not know it."""
-        return await self._typed(
+        return await self.call_typed(
             "eth_getTransactionByHash",
             ["0x" + tx_hash.hex()],
             lambda r: None if r is None else Transaction.from_json(r),
@@ -238,7 +227,7 @@ class EthClient(RpcClient):
             "0x" + (k if isinstance(k, bytes) else k.to_bytes(32, "big")).rjust(32, b"\x00").hex()
             for k in storage_keys
         ]
-        return await self._typed(
+        return await self.call_typed(
             "eth_getProof", [_address(address), keys, block_param(block)], AccountProof.from_json
         )
 
@@ -252,7 +241,7 @@ class EthClient(RpcClient):
                 raise ValueError(f"result: expected a list, got {type(result).__name__}")
             return [hex_to_bytes(b, f"result[{i}]") for i, b in enumerate(result)]
 
-        return await self._typed("anvil_getBlobsByTransactionHash", ["0x" + tx_hash.hex()], parse)
+        return await self.call_typed("anvil_getBlobsByTransactionHash", ["0x" + tx_hash.hex()], parse)
 
 
 def _address(address: bytes | str) -> str:

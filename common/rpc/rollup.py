@@ -6,18 +6,14 @@ raises ``RpcDecodeError`` naming the endpoint, method and field.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
-from common.derive.block_ref import L2BlockRef
+from common.derive.block_ref import L2BlockRef, hex_to_bytes
 from common.derive.rollup_config import RollupConfig
 from common.derive.sync_status import SyncStatus
-from common.rpc.client import Params, RpcClient
+from common.rpc.client import RpcClient
 from common.rpc.errors import RpcDecodeError
-from common.rpc.types import hex_field
-
-T = TypeVar("T")
 
 OUTPUT_VERSION_V0 = b"\x00" * 32
 """The only output-root version (op-service/eth/output.go OutputVersionV0)."""
@@ -42,11 +38,13 @@ class OutputResponse:
         if not isinstance(obj, dict):
             raise ValueError(f"result: expected an object, got {type(obj).__name__}")
         return cls(
-            version=hex_field(obj.get("version"), "version", 32),
-            output_root=hex_field(obj.get("outputRoot"), "outputRoot", 32),
+            version=hex_to_bytes(obj.get("version"), "version", 32),
+            output_root=hex_to_bytes(obj.get("outputRoot"), "outputRoot", 32),
             block_ref=L2BlockRef.from_json(obj.get("blockRef"), "blockRef"),
-            withdrawal_storage_root=hex_field(obj.get("withdrawalStorageRoot"), "withdrawalStorageRoot", 32),
-            state_root=hex_field(obj.get("stateRoot"), "stateRoot", 32),
+            withdrawal_storage_root=hex_to_bytes(
+                obj.get("withdrawalStorageRoot"), "withdrawalStorageRoot", 32
+            ),
+            state_root=hex_to_bytes(obj.get("stateRoot"), "stateRoot", 32),
             sync_status=SyncStatus.from_json(obj.get("syncStatus")),
         )
 
@@ -54,22 +52,15 @@ class OutputResponse:
 class RollupClient(RpcClient):
     """Calls to op-node's RPC (the ``optimism`` and ``admin`` namespaces)."""
 
-    async def _typed(self, method: str, params: Params, parse: Callable[[Any], T]) -> T:
-        result = await self.call(method, params)
-        try:
-            return parse(result)
-        except ValueError as exc:
-            raise RpcDecodeError(f"unexpected result: {exc}", endpoint=self.endpoint, method=method) from None
-
     async def sync_status(self) -> SyncStatus:
-        return await self._typed("optimism_syncStatus", [], SyncStatus.from_json)
+        return await self.call_typed("optimism_syncStatus", [], SyncStatus.from_json)
 
     async def output_at_block(self, number: int) -> OutputResponse:
         """The output at L2 block ``number`` (sent as a hex quantity); op-node errors for unknown blocks."""
-        return await self._typed("optimism_outputAtBlock", [hex(number)], OutputResponse.from_json)
+        return await self.call_typed("optimism_outputAtBlock", [hex(number)], OutputResponse.from_json)
 
     async def rollup_config(self) -> RollupConfig:
-        return await self._typed("optimism_rollupConfig", [], RollupConfig.from_json)
+        return await self.call_typed("optimism_rollupConfig", [], RollupConfig.from_json)
 
     async def version(self) -> str:
         def parse(result: Any) -> str:
@@ -77,7 +68,7 @@ class RollupClient(RpcClient):
                 raise ValueError(f"result: expected a string, got {type(result).__name__}")
             return result
 
-        return await self._typed("optimism_version", [], parse)
+        return await self.call_typed("optimism_version", [], parse)
 
     async def sequencer_active(self, *, timeout: float | None = None) -> bool:
         """``admin_sequencerActive``: whether this node is the sequencer currently producing blocks."""

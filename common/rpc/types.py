@@ -14,11 +14,6 @@ from typing import Any
 from common.derive.block_ref import BlockID, L1BlockRef, hex_to_bytes, json_uint
 
 
-def hex_field(value: Any, field: str, length: int | None = None) -> bytes:
-    """``hex_to_bytes`` for a raw JSON value (None or a non-string fails naming the field)."""
-    return hex_to_bytes(value, field, length)
-
-
 def _obj(value: Any, field: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError(f"{field}: expected an object, got {type(value).__name__}")
@@ -67,8 +62,8 @@ class Header:
         obj = _obj(value, field)
         return cls(
             number=json_uint(obj.get("number"), f"{field}.number"),
-            hash=hex_field(obj.get("hash"), f"{field}.hash", 32),
-            parent_hash=hex_field(obj.get("parentHash"), f"{field}.parentHash", 32),
+            hash=hex_to_bytes(obj.get("hash"), f"{field}.hash", 32),
+            parent_hash=hex_to_bytes(obj.get("parentHash"), f"{field}.parentHash", 32),
             timestamp=json_uint(obj.get("timestamp"), f"{field}.timestamp"),
             gas_limit=json_uint(obj.get("gasLimit"), f"{field}.gasLimit"),
             gas_used=json_uint(obj.get("gasUsed", 0), f"{field}.gasUsed"),
@@ -102,9 +97,9 @@ class Log:
             for i, t in enumerate(_list(obj.get("topics"), f"{field}.topics"))
         )
         return cls(
-            hex_field(obj.get("address"), f"{field}.address", 20),
+            hex_to_bytes(obj.get("address"), f"{field}.address", 20),
             topics,
-            hex_field(obj.get("data", "0x"), f"{field}.data"),
+            hex_to_bytes(obj.get("data", "0x"), f"{field}.data"),
             _opt_uint(obj, "logIndex", field),
         )
 
@@ -144,8 +139,8 @@ class Receipt:
     def from_json(cls, value: Any, field: str = "receipt") -> Receipt:
         obj = _obj(value, field)
         return cls(
-            transaction_hash=hex_field(obj.get("transactionHash"), f"{field}.transactionHash", 32),
-            block_hash=hex_field(obj.get("blockHash"), f"{field}.blockHash", 32),
+            transaction_hash=hex_to_bytes(obj.get("transactionHash"), f"{field}.transactionHash", 32),
+            block_hash=hex_to_bytes(obj.get("blockHash"), f"{field}.blockHash", 32),
             block_number=json_uint(obj.get("blockNumber"), f"{field}.blockNumber"),
             transaction_index=json_uint(obj.get("transactionIndex", 0), f"{field}.transactionIndex"),
             status=json_uint(obj.get("status"), f"{field}.status"),
@@ -190,14 +185,14 @@ class Transaction:
         obj = _obj(value, field)
         hashes = _list(obj.get("blobVersionedHashes"), f"{field}.blobVersionedHashes")
         return cls(
-            hash=hex_field(obj.get("hash"), f"{field}.hash", 32),
+            hash=hex_to_bytes(obj.get("hash"), f"{field}.hash", 32),
             type=json_uint(obj.get("type", 0), f"{field}.type"),
             nonce=json_uint(obj.get("nonce"), f"{field}.nonce"),
-            sender=hex_field(obj.get("from"), f"{field}.from", 20),
+            sender=hex_to_bytes(obj.get("from"), f"{field}.from", 20),
             to=_opt_bytes(obj, "to", field, 20),
             value=json_uint(obj.get("value", 0), f"{field}.value"),
             gas=json_uint(obj.get("gas"), f"{field}.gas"),
-            input=hex_field(obj.get("input", "0x"), f"{field}.input"),
+            input=hex_to_bytes(obj.get("input", "0x"), f"{field}.input"),
             gas_price=_opt_uint(obj, "gasPrice", field),
             max_fee_per_gas=_opt_uint(obj, "maxFeePerGas", field),
             max_priority_fee_per_gas=_opt_uint(obj, "maxPriorityFeePerGas", field),
@@ -287,7 +282,7 @@ class AccountProof:
         slots = []
         for i, item in enumerate(_list(obj.get("storageProof"), "storageProof")):
             entry = _obj(item, f"{field}.storageProof[{i}]")
-            key = hex_field(entry.get("key"), f"{field}.storageProof[{i}].key")
+            key = hex_to_bytes(entry.get("key"), f"{field}.storageProof[{i}].key")
             slots.append(
                 StorageProof(
                     key.rjust(32, b"\x00"),
@@ -299,11 +294,11 @@ class AccountProof:
                 )
             )
         return cls(
-            address=hex_field(obj.get("address"), f"{field}.address", 20),
+            address=hex_to_bytes(obj.get("address"), f"{field}.address", 20),
             balance=json_uint(obj.get("balance", 0), f"{field}.balance"),
             nonce=json_uint(obj.get("nonce", 0), f"{field}.nonce"),
-            code_hash=hex_field(obj.get("codeHash"), f"{field}.codeHash", 32),
-            storage_hash=hex_field(obj.get("storageHash"), f"{field}.storageHash", 32),
+            code_hash=hex_to_bytes(obj.get("codeHash"), f"{field}.codeHash", 32),
+            storage_hash=hex_to_bytes(obj.get("storageHash"), f"{field}.storageHash", 32),
             account_proof=nodes,
             storage_proof=tuple(slots),
         )
