@@ -54,7 +54,7 @@ class _L1(EthClient):
         try:
             return await self.eth_call({"to": to, "data": data})
         except ExecutionRevertedError as err:
-            raise RuntimeError(f"call reverted: {contracts.describe_revert(err.revert_data)}") from err
+            raise contracts.CallReverted(err.revert_data) from err
 
 
 @dataclass
@@ -276,7 +276,7 @@ def _doc_metrics() -> int:
     RpcClientMetrics(factory)
     RpcServerMetrics(factory)
     BalancePoller(factory, "<address>", _no_balance)
-    TxMetrics(factory.namespace, factory.registry)
+    TxMetrics.from_factory(factory)
     print(doc_metrics(factory.docs))
     return 0
 

@@ -68,7 +68,8 @@ class Fault:
     """One injected behaviour for a method, used ``times`` times (None = forever)."""
 
     kind: str
-    """``error``, ``delay`` (then forward), ``drop`` (close the connection, nothing forwarded)."""
+    """``error``, ``delay`` (then forward), ``late`` (forward, then delay the reply), ``drop`` (close the
+    connection, nothing forwarded)."""
     times: int | None = 1
     message: str = ""
     code: int = -32000
@@ -125,6 +126,10 @@ class FaultyRpc:
 
     def delay(self, method: str, seconds: float, times: int | None = 1) -> None:
         self.inject(method, Fault("delay", times, seconds=seconds))
+
+    def delay_reply(self, method: str, seconds: float, times: int | None = 1) -> None:
+        """Forward at once but answer only after ``seconds``: the node has the request, the client waits."""
+        self.inject(method, Fault("late", times, seconds=seconds))
 
     def drop_connection(self, method: str, times: int | None = 1) -> None:
         self.inject(method, Fault("drop", times))
@@ -197,6 +202,8 @@ class FaultyRpc:
             tx = decode_raw_tx(bytes.fromhex(req["params"][0][2:]))
             self.accepted.append(tx)
             self._pool[(tx.sender, tx.nonce)] = tx
+        if fault is not None and fault.kind == "late":
+            await asyncio.sleep(fault.seconds)
         return reply
 
     async def _upstream(self, req: dict[str, Any]) -> dict[str, Any]:

@@ -192,3 +192,42 @@ def test_metrics_port_check_only_when_enabled():
     MetricsConfig(enabled=False, port=99999).check()
     with pytest.raises(ValueError, match=r"^invalid metrics port$"):
         MetricsConfig(enabled=True, port=99999).check()
+
+
+def _family_names(factory: Factory) -> set[str]:
+    """Exported family names, counters with the ``_total`` prometheus_client strips from the family."""
+    return {f.name + ("_total" if f.type == "counter" else "") for f in factory.registry.collect()}
+
+
+def test_txmgr_metrics_document_every_series_with_labels_before_any_sample():
+    """TxMetrics.from_factory catalogues each txmgr series it registers, labelled ones with label names."""
+    from common.txmgr.metrics import TxMetrics
+
+    factory = _factory()
+    metrics = TxMetrics.from_factory(factory)
+    documented = {d.name: d for d in factory.docs}
+    assert metrics.docs is factory.docs
+    assert set(documented) == _family_names(factory) and len(documented) == 17
+    assert documented[f"{NS}_txmgr_tx_publish_error_count"].labels == ("error",)
+    assert documented[f"{NS}_txmgr_confirm_total"].labels == ("status",)
+    assert documented[f"{NS}_txmgr_last_confirm_unix"].labels == ("status",)
+    assert documented[f"{NS}_txmgr_tx_fee_histogram_gwei"].type == "histogram"
+    metrics.tx_published("nonce_too_low")
+    metrics.rpc_error()
+    text = _exposition(factory)
+    assert f'{NS}_txmgr_tx_publish_error_count{{error="nonce_too_low"}} 1.0' in text
+    assert f"{NS}_txmgr_rpc_error_count 1.0" in text and "rpc_error_count_total" not in text
+
+
+def test_op_proposer_doc_metrics_lists_every_txmgr_series_with_labels(capsys):
+    """`op-proposer doc metrics` prints the 17 txmgr rows, labels included, next to the proposer's own."""
+    from proposer.service import main
+
+    assert main(["doc", "metrics"]) == 0
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in capsys.readouterr().out.splitlines()]
+    txmgr = {r[0]: r for r in rows if r[0].startswith("op_proposer_default_txmgr_")}
+    assert len(txmgr) == 17
+    assert txmgr["op_proposer_default_txmgr_tx_publish_error_count"][2:] == ["error", "counter"]
+    assert txmgr["op_proposer_default_txmgr_confirm_total"][2:] == ["status", "counter"]
+    assert txmgr["op_proposer_default_txmgr_last_confirm_unix"][2:] == ["status", "gauge"]
+    assert any(r[0] == "op_proposer_default_up" for r in rows)

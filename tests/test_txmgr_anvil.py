@@ -281,3 +281,32 @@ def test_cell_proofs_start_twelve_seconds_after_the_cell_proof_time():
     assert use_cell_proofs(1000, 1012.5)
     assert use_cell_proofs(0, 1e9)
     assert not use_cell_proofs(MAX_UINT64, 1e10)
+
+
+@pytest.mark.slow
+async def test_crafting_a_cell_proof_blob_tx_leaves_the_event_loop_responsive(prague):
+    """A ticker keeps ticking while two blobs get their cell proofs (ckzg holds the GIL for ~0.7 s each)."""
+    blobs = (encode_blob(b"\x00ticker one"), encode_blob(b"\x00ticker two"))
+    gaps: list[float] = []
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    async def ticker() -> None:
+        last = loop.time()
+        while not stop.is_set():
+            await asyncio.sleep(0.01)
+            now = loop.time()
+            gaps.append(now - last)
+            last = now
+
+    async with manager(prague, 8, cell_proof_time=0, network_timeout=BLOB_TIMEOUT) as (mgr, _eth):
+        ticking = asyncio.create_task(ticker())
+        start = loop.time()
+        tx = await mgr.craft_tx(TxCandidate(to=INBOX, blobs=blobs))
+        crafting = loop.time() - start
+        stop.set()
+        await ticking
+    assert tx.sidecar is not None and tx.sidecar.version == 1 and len(tx.sidecar.proofs) == 256
+    assert crafting > 1.0, "too fast to tell (the cell proofs alone take ~1.4 s)"
+    assert max(gaps) < 0.3, f"event loop stalled for {max(gaps):.2f}s during {crafting:.2f}s of crafting"
+    assert len(gaps) >= crafting / 0.05

@@ -184,6 +184,46 @@ async def test_dropped_connection_on_publish_is_retried_at_the_next_tick(anvil):
         assert e.proxy.calls["eth_sendRawTransaction"] >= 2
 
 
+async def test_publish_answered_after_the_network_timeout_is_watched_and_confirms(anvil):
+    """The node takes the tx but answers too late: the send watches it, re-sends it and confirms it.
+
+    Before, the time-out counted as "not published", the bump met "nonce too low" and the send aborted
+    although the tx was mined (anvil's slow first blob tx). Timings make the re-send beat the receipt poll.
+    """
+    async with env(
+        anvil,
+        28,
+        network_timeout=0.5,
+        resubmission_timeout=0.3,
+        rebroadcast_interval=0.3,
+        receipt_query_interval=0.6,
+    ) as e:
+        e.proxy.delay_reply("eth_sendRawTransaction", 1.5)
+        receipt = await e.mgr.send(TxCandidate(to=INBOX, data=b"\x00late reply"))
+        first = e.proxy.accepted[0]
+        assert receipt.status == 1 and receipt.transaction_hash == first.hash
+        assert e.proxy.calls["eth_sendRawTransaction"] >= 2, "the possibly published tx was not re-sent"
+        assert {t.hash for t in e.proxy.accepted} == {first.hash}, "a bump reached the pool"
+        assert e.metric("tx_publish_error_count", error="unknown_error") == 1
+
+
+async def test_possibly_published_tx_left_unmined_is_rebroadcast_then_bumped(anvil):
+    """Without mining, a tx sent without an answer is re-sent ("already known"), then bumped as usual."""
+    async with env(anvil, 29, network_timeout=0.5, resubmission_timeout=0.4, rebroadcast_interval=0.3) as e:
+        e.automine(False)
+        e.proxy.delay_reply("eth_sendRawTransaction", 1.0)
+        task = asyncio.create_task(e.mgr.send(TxCandidate(to=INBOX, data=b"\x00doubt")))
+
+        async def bumped() -> bool:
+            return len({t.hash for t in e.proxy.accepted}) >= 2
+
+        await wait_for(bumped)
+        assert [why for _tx, why in e.proxy.rejected][:1] == ["already known"]
+        e.automine(True)
+        receipt = await mine_while(anvil, task)
+        assert receipt.status == 1
+
+
 async def test_nonce_too_high_is_retried_after_retry_interval(anvil):
     """Two ``nonce too high`` replies are retried every retry-interval, then the tx is published."""
     async with env(anvil, 18, retry_interval=0.2, resubmission_timeout=30.0, rebroadcast_interval=30.0) as e:

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from common.rpc.eth import EthClient
+from common.rpc.types import Receipt
 from common.txmgr.queue import GroupCancelledError, Queue, TxReceipt
+from common.txmgr.send_state import TxMgrError
 from common.txmgr.txmgr import SendAbortedError, TxCandidate, TxManager
 from devnet.anvil import AnvilNode
 from tests.faulty_rpc import FaultyRpc
@@ -123,3 +125,34 @@ async def test_a_failed_send_cancels_its_group_and_the_next_send_starts_a_new_on
         await queue.send("c", TxCandidate(to=INBOX, data=b"\x00c"), receipts)
         last = await mine_while(anvil, asyncio.create_task(collect(receipts, 1)))
         assert last["c"].error is None and last["c"].receipt is not None
+
+
+class FakeSender:
+    """Only ``send_async`` (the queue's ``AsyncSender`` protocol): crafting fails for ``b"bad"`` data."""
+
+    def __init__(self) -> None:
+        self.crafted: list[bytes] = []
+
+    async def send_async(self, candidate: TxCandidate) -> asyncio.Task[Receipt]:
+        if candidate.data == b"bad":
+            raise TxMgrError("failed to create the tx: fake")
+        self.crafted.append(candidate.data)
+        return asyncio.create_task(self._never_mined())
+
+    async def _never_mined(self) -> Receipt:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+async def test_a_fake_sender_satisfies_the_queue_protocol_and_a_craft_failure_cancels_its_group():
+    """The queue takes any ``send_async`` implementation; a crafting error cancels in-flight siblings."""
+    sender = FakeSender()
+    queue: Queue[int] = Queue(sender, 0)
+    receipts: asyncio.Queue[TxReceipt[int]] = asyncio.Queue()
+    await queue.send(1, TxCandidate(to=INBOX, data=b"ok"), receipts)
+    await queue.send(2, TxCandidate(to=INBOX, data=b"bad"), receipts)
+    results = {r.id: r for r in [await receipts.get(), await receipts.get()]}
+    assert isinstance(results[2].error, TxMgrError) and "fake" in str(results[2].error)
+    assert isinstance(results[1].error, GroupCancelledError)
+    await queue.wait()
+    assert sender.crafted == [b"ok"] and queue.pending == 0

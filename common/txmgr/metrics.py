@@ -3,20 +3,18 @@
 Series are ``<namespace>_txmgr_<name>`` with namespace ``op_batcher_default`` or ``op_proposer_default``.
 Two Go counters have no ``_total`` suffix (``tx_publish_error_count``, ``rpc_error_count``), and
 ``tx_fee_gwei_total`` shares its base name with the ``tx_fee_gwei`` gauge. The Python client appends
-``_total`` to every counter and reserves the base name, so these three are exported by a small collector
-as untyped series under the exact Go names.
+``_total`` to every counter and reserves the base name, so these three are exported by
+``common.service.metrics.ExactCounter`` as untyped series under the exact Go names.
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Iterable
 from typing import Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import Metric
-from prometheus_client.registry import Collector
+from prometheus_client import CollectorRegistry
+
+from common.service.metrics import Factory, MetricDoc
 
 SUBSYSTEM = "txmgr"
 FEE_GWEI_BUCKETS = (0.5, 1, 2, 5, 10, 20, 40, 60, 80, 100, 200, 400, 800, 1600)
@@ -51,117 +49,71 @@ class TxMetricer(Protocol):
     def rpc_error(self) -> None: ...
 
 
-class _ExactNameCounter(Collector):
-    """A labelled counter exported under its exact name (no ``_total`` appended)."""
-
-    def __init__(self, name: str, documentation: str, labels: tuple[str, ...]) -> None:
-        self._name = name
-        self._doc = documentation
-        self._labels = labels
-        self._values: dict[tuple[str, ...], float] = {}
-        self._lock = threading.Lock()
-
-    def inc(self, *label_values: str, amount: float = 1.0) -> None:
-        with self._lock:
-            self._values[label_values] = self._values.get(label_values, 0.0) + amount
-
-    def value(self, *label_values: str) -> float:
-        with self._lock:
-            return self._values.get(label_values, 0.0)
-
-    def collect(self) -> Iterable[Metric]:
-        metric = Metric(self._name, self._doc, "unknown")
-        with self._lock:
-            items = sorted(self._values.items())
-        for values, count in items:
-            metric.add_sample(self._name, dict(zip(self._labels, values, strict=True)), count)
-        yield metric
-
-
 class TxMetrics:
-    """The txmgr series on ``registry`` under ``namespace`` (e.g. ``op_batcher_default``)."""
+    """The txmgr series under ``<namespace>_txmgr_``, each recorded in a ``doc metrics`` catalogue.
 
-    def __init__(self, namespace: str, registry: CollectorRegistry) -> None:
-        ns, sub, reg = namespace, SUBSYSTEM, registry
-        self.tx_fee_gwei = Gauge(
-            "tx_fee_gwei", "L1 gas fee for transactions in GWEI", namespace=ns, subsystem=sub, registry=reg
+    Build it with :meth:`from_factory` so the service's :class:`Factory` catalogue lists the txmgr series
+    (labels included, sampled or not); ``docs`` holds this instance's rows either way.
+    """
+
+    def __init__(
+        self, namespace: str, registry: CollectorRegistry, *, docs: list[MetricDoc] | None = None
+    ) -> None:
+        factory = Factory(namespace, registry, [] if docs is None else docs)
+        self.docs = factory.docs
+        """The catalogue the rows were appended to (the factory's when built with ``from_factory``)."""
+        sub = SUBSYSTEM
+        self.tx_fee_gwei = factory.gauge("tx_fee_gwei", "L1 gas fee for transactions in GWEI", subsystem=sub)
+        self.tx_fee_gwei_total = factory.exact_counter(
+            "tx_fee_gwei_total", "Sum of fees spent for all transactions in GWEI", subsystem=sub
         )
-        self.tx_fee_histogram_gwei = Histogram(
-            "tx_fee_histogram_gwei",
-            "Tx Fee in GWEI",
-            namespace=ns,
-            subsystem=sub,
-            buckets=FEE_GWEI_BUCKETS,
-            registry=reg,
+        self.tx_fee_histogram_gwei = factory.histogram(
+            "tx_fee_histogram_gwei", "Tx Fee in GWEI", FEE_GWEI_BUCKETS, subsystem=sub
         )
-        self.tx_type = Gauge(
-            "tx_type", "Transaction type (receipt)", namespace=ns, subsystem=sub, registry=reg
-        )
-        self.tx_gas_bump = Gauge(
+        self.tx_type = factory.gauge("tx_type", "Transaction type (receipt)", subsystem=sub)
+        self.tx_gas_bump = factory.gauge(
             "tx_gas_bump",
             "Number of times a transaction gas needed to be bumped before it got included",
-            namespace=ns,
             subsystem=sub,
-            registry=reg,
         )
-        self.tx_confirmed_latency_ms = Gauge(
-            "tx_confirmed_latency_ms",
-            "Latency of a confirmed transaction in milliseconds",
-            namespace=ns,
-            subsystem=sub,
-            registry=reg,
+        self.tx_confirmed_latency_ms = factory.gauge(
+            "tx_confirmed_latency_ms", "Latency of a confirmed transaction in milliseconds", subsystem=sub
         )
-        self.current_nonce = Gauge(
-            "current_nonce", "Current nonce of the from address", namespace=ns, subsystem=sub, registry=reg
+        self.current_nonce = factory.gauge(
+            "current_nonce", "Current nonce of the from address", subsystem=sub
         )
-        self.pending_txs = Gauge(
-            "pending_txs",
-            "Number of transactions pending receipts",
-            namespace=ns,
-            subsystem=sub,
-            registry=reg,
+        self.pending_txs = factory.gauge(
+            "pending_txs", "Number of transactions pending receipts", subsystem=sub
         )
-        self.publish_total = Counter(
-            "publish_total", "Count of publish events", namespace=ns, subsystem=sub, registry=reg
+        self.publish_total = factory.counter("publish_total", "Count of publish events", subsystem=sub)
+        self.last_publish_unix = factory.gauge(
+            "last_publish_unix", "Timestamp of the last publish", subsystem=sub
         )
-        self.last_publish_unix = Gauge(
-            "last_publish_unix", "Timestamp of the last publish", namespace=ns, subsystem=sub, registry=reg
-        )
-        self.confirm_total = Counter(
-            "confirm_total", "Count of confirm events", ["status"], namespace=ns, subsystem=sub, registry=reg
-        )
-        self.last_confirm_unix = Gauge(
-            "last_confirm_unix",
-            "Timestamp of the last confirm",
-            ["status"],
-            namespace=ns,
-            subsystem=sub,
-            registry=reg,
-        )
-        self.basefee_wei = Gauge(
-            "basefee_wei", "Latest L1 baseFee (in Wei)", namespace=ns, subsystem=sub, registry=reg
-        )
-        self.blob_basefee_wei = Gauge(
-            "blob_basefee_wei", "Latest Blob baseFee (in Wei)", namespace=ns, subsystem=sub, registry=reg
-        )
-        self.tipcap_wei = Gauge(
-            "tipcap_wei", "Latest L1 suggested tip cap (in Wei)", namespace=ns, subsystem=sub, registry=reg
-        )
-        prefix = f"{ns}_{sub}_"
-        self.tx_publish_error_count = _ExactNameCounter(
-            prefix + "tx_publish_error_count",
+        self.tx_publish_error_count = factory.exact_counter(
+            "tx_publish_error_count",
             "Count of publish errors. Labels are sanitized error strings",
             ("error",),
+            subsystem=sub,
         )
-        self.tx_fee_gwei_total = _ExactNameCounter(
-            prefix + "tx_fee_gwei_total", "Sum of fees spent for all transactions in GWEI", ()
+        self.confirm_total = factory.counter(
+            "confirm_total", "Count of confirm events", ("status",), subsystem=sub
         )
-        self.rpc_error_count = _ExactNameCounter(
-            prefix + "rpc_error_count", "Temporary: Count of RPC errors", ()
+        self.last_confirm_unix = factory.gauge(
+            "last_confirm_unix", "Timestamp of the last confirm", ("status",), subsystem=sub
         )
-        reg.register(self.tx_publish_error_count)
-        reg.register(self.rpc_error_count)
-        reg.register(self.tx_fee_gwei_total)
+        self.basefee_wei = factory.gauge("basefee_wei", "Latest L1 baseFee (in Wei)", subsystem=sub)
+        self.blob_basefee_wei = factory.gauge(
+            "blob_basefee_wei", "Latest Blob baseFee (in Wei)", subsystem=sub
+        )
+        self.tipcap_wei = factory.gauge("tipcap_wei", "Latest L1 suggested tip cap (in Wei)", subsystem=sub)
+        self.rpc_error_count = factory.exact_counter(
+            "rpc_error_count", "Temporary: Count of RPC errors", subsystem=sub
+        )
+
+    @classmethod
+    def from_factory(cls, factory: Factory) -> TxMetrics:
+        """The txmgr series in ``factory``'s registry, documented in ``factory.docs``."""
+        return cls(factory.namespace, factory.registry, docs=factory.docs)
 
     def record_nonce(self, nonce: int) -> None:
         self.current_nonce.set(nonce)

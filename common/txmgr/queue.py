@@ -16,13 +16,21 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from common.rpc.types import Receipt
 from common.txmgr.send_state import TxMgrError
-from common.txmgr.txmgr import TxCandidate, TxManager
+from common.txmgr.tx import TxCandidate
 
 T = TypeVar("T")
+
+
+class AsyncSender(Protocol):
+    """What the queue needs from a tx manager (``TxManager`` satisfies it; tests pass fakes)."""
+
+    async def send_async(self, candidate: TxCandidate) -> asyncio.Task[Receipt]:
+        """Craft and sign now (raising on failure); publish and confirm in the returned task."""
+        ...
 
 
 class GroupCancelledError(TxMgrError):
@@ -48,7 +56,7 @@ class _Group:
 class Queue(Generic[T]):
     """Sends through ``txmgr`` with at most ``max_pending`` txs in flight (0 = no limit)."""
 
-    def __init__(self, txmgr: TxManager, max_pending: int, *, cancel_group_on_error: bool = True) -> None:
+    def __init__(self, txmgr: AsyncSender, max_pending: int, *, cancel_group_on_error: bool = True) -> None:
         if max_pending < 0:
             raise ValueError(f"max_pending must be >= 0, got {max_pending}")
         self._txmgr = txmgr

@@ -1,0 +1,287 @@
+"""The send loop: publish, classify the node's answer, rebroadcast, bump, and wait for a receipt.
+
+Errors are classified by substring (order matters, as in Go). After each publish that may have reached
+the pool, that hash's receipt is watched (older hashes stay watched) and the identical tx is re-sent
+every ``rebroadcast_interval``; every ``resubmission_timeout`` the fees are bumped; ``nonce too high``
+is retried after ``retry_interval`` at most ``max_retries`` times; the critical errors of ``SendState``
+abort. A send whose answer never came (time-out, dropped connection) counts as *possibly published*:
+it is watched and re-sent as is, and a later "already known" or "nonce too low" for it means it landed
+in the pool, so a slow node can no longer turn a mined tx into an aborted send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from common.rpc.errors import RpcConnectionError, RpcError, RpcResponseError, RpcTimeoutError
+from common.rpc.types import Receipt
+from common.txmgr.crafting import Crafting
+from common.txmgr.errors import SendAbortedError, TransientPublishError, TxManagerClosedError
+from common.txmgr.fees import FeeError
+from common.txmgr.receipts import ReceiptWatching
+from common.txmgr.send_state import (
+    ERR_ALREADY_KNOWN,
+    ERR_ALREADY_RESERVED,
+    ERR_CONTEXT_CANCELED,
+    ERR_NONCE_TOO_HIGH,
+    ERR_NONCE_TOO_LOW,
+    ERR_REPLACE_UNDERPRICED,
+    ERR_UNDERPRICED,
+    SendState,
+    TxMgrError,
+    err_contains,
+)
+from common.txmgr.tx import SignedTx, to_hex, tx_log_fields
+
+MIN_RETRY_WAIT = 1e-9
+"""Go waits at least 1 ns after a transient publish error, even with ``retry_interval <= 0``."""
+
+
+class Publishing(Crafting, ReceiptWatching):
+    """The per-tx send loop (``_send_tx``) on top of crafting and receipt watching."""
+
+    async def _send_tx(self, tx: SignedTx) -> Receipt:
+        clock = self.clock
+        state = SendState(
+            self.cfg.safe_abort_nonce_too_low_count, self.cfg.tx_not_in_mempool_timeout, clock.monotonic
+        )
+        receipt_fut: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
+        waiters: dict[bytes, asyncio.Task[None]] = {}
+        published = _Published()
+        resubmission = max(self.resubmission_timeout, MIN_RETRY_WAIT)
+        next_bump = clock.monotonic() + resubmission
+        wake_at: float | None = None
+        retries = 0
+        publish_now = True
+        try:
+            while True:
+                if publish_now and not state.waiting_for_confirmation:
+                    if self._closed:
+                        self.log.warn(
+                            "TxManager closed, aborting transaction submission", **tx_log_fields(tx)
+                        )
+                        raise TxManagerClosedError()
+                    tx, ok, transient = await self._publish(tx, state, published)
+                    wake_at = None
+                    if ok:
+                        if tx.hash not in waiters:
+                            waiters[tx.hash] = asyncio.create_task(
+                                self._wait_for_tx(tx.hash, state, receipt_fut)
+                            )
+                        if self.rebroadcast_interval > 0:
+                            wake_at = clock.monotonic() + self.rebroadcast_interval
+                        retries = 0
+                    elif transient is not None:
+                        if retries >= self.cfg.max_retries:
+                            self.log.warn(
+                                "Aborting transaction submission retry",
+                                **tx_log_fields(tx),
+                                err=str(transient),
+                            )
+                            raise transient
+                        retries += 1
+                        wake_at = clock.monotonic() + max(self.cfg.retry_interval, MIN_RETRY_WAIT)
+                crit = state.critical_error()
+                if crit is not None:
+                    self.log.warn("Aborting transaction submission", **tx_log_fields(tx), err=str(crit))
+                    raise SendAbortedError(crit) from crit
+                publish_now = False
+                while not publish_now:
+                    now = clock.monotonic()
+                    until = min(next_bump, wake_at if wake_at is not None else math.inf)
+                    await self._wait_any(receipt_fut, until - now)
+                    if receipt_fut.done():
+                        receipt: Receipt = receipt_fut.result()
+                        self.metrics.record_gas_bump_count(state.bump_count)
+                        self.metrics.tx_confirmed(
+                            status=receipt.status,
+                            effective_gas_price=receipt.effective_gas_price,
+                            gas_used=receipt.gas_used,
+                            tx_type=receipt.type,
+                        )
+                        return receipt
+                    now = clock.monotonic()
+                    if now >= next_bump:
+                        state.bump_fees = True
+                        while next_bump <= now:
+                            next_bump += resubmission
+                        publish_now = True
+                    if wake_at is not None and now >= wake_at:
+                        wake_at = None
+                        publish_now = True
+                    if self._closed and not state.waiting_for_confirmation:
+                        publish_now = True
+        finally:
+            for task in waiters.values():
+                task.cancel()
+            if waiters:
+                await asyncio.gather(*waiters.values(), return_exceptions=True)
+
+    async def _wait_any(self, fut: asyncio.Future[Receipt], timeout: float) -> None:
+        """Wait until ``fut`` resolves, ``timeout`` passes, or the manager closes."""
+        if fut.done():
+            return
+        sleeper = asyncio.ensure_future(self.clock.sleep(max(0.0, timeout)))
+        closer = asyncio.ensure_future(self._closed_event.wait())
+        waiting: set[asyncio.Future[Any]] = {fut, sleeper}
+        if not self._closed:
+            waiting.add(closer)
+        try:
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            closer.cancel()
+            for aux in (sleeper, closer):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await aux
+
+    async def _publish(
+        self, tx: SignedTx, state: SendState, published: _Published
+    ) -> tuple[SignedTx, bool, TransientPublishError | None]:
+        """Publish ``tx`` (bumping first if flagged): (current tx, published or possibly?, transient error).
+
+        While ``tx`` is in doubt (its last send got no answer) the bump waits: re-sending the same tx
+        first tells whether it reached the pool, where a bump could only meet "nonce too low".
+        """
+        self.log.info("Publishing transaction", **tx_log_fields(tx, gas=True))
+        while True:
+            if state.bump_fees and tx.hash in published.in_doubt:
+                self.log.info(
+                    "Re-sending a possibly published transaction before bumping", tx=to_hex(tx.hash)
+                )
+            elif state.bump_fees:
+                try:
+                    new_tx = await self.increase_gas_price(tx)
+                except (FeeError, RpcError, TxMgrError, ValueError) as bump_err:
+                    # Re-send the old tx anyway: it may have been dropped from the mempool meanwhile.
+                    self.log.warn("unable to increase gas, will try to re-publish the tx", err=str(bump_err))
+                    self.metrics.tx_published("bump_failed")
+                else:
+                    if state.waiting_for_confirmation:
+                        return tx, False, None
+                    if new_tx is not tx:
+                        state.bump_count += 1
+                        tx = new_tx
+                    state.bump_fees = False
+            send_err = await self._send_raw(tx)
+            if send_err is not None and send_err.ambiguous:
+                # The request went out but no answer came back: the node may hold the tx already.
+                published.possibly(tx.hash)
+                self.metrics.rpc_error()
+                self.metrics.tx_published("unknown_error")
+                self.log.warn(
+                    "transaction possibly published, watching it", **tx_log_fields(tx), err=str(send_err)
+                )
+                return tx, True, None
+            published.answered(tx.hash)
+            if send_err is None or any(
+                s and err_contains(send_err, s) for s in self.cfg.already_published_custom_errs
+            ):
+                published.confirmed(tx.hash)
+                state.process_send_error(None)
+                self.metrics.tx_published("")
+                msg = "Transaction successfully published" + (
+                    "" if send_err is None else " (custom RPC error)"
+                )
+                self.log.info(msg, **tx_log_fields(tx))
+                return tx, True, None
+            err: BaseException = send_err
+            if tx.hash in published.maybe and (
+                err_contains(err, ERR_NONCE_TOO_LOW) or err_contains(err, ERR_ALREADY_KNOWN)
+            ):
+                published.confirmed(tx.hash)
+                state.process_send_error(None)
+                self.log.debug("Re-sent transaction already published", **tx_log_fields(tx), err=str(err))
+                return tx, True, None
+            state.process_send_error(err)
+            if err_contains(err, ERR_ALREADY_RESERVED):
+                self.log.warn("txpool contains pending tx of incompatible type", err=str(err))
+                self.metrics.tx_published("pending_tx_of_incompatible_type")
+            elif err_contains(err, ERR_NONCE_TOO_LOW):
+                self.log.warn("nonce too low", err=str(err))
+                self.metrics.tx_published("nonce_too_low")
+            elif err_contains(err, ERR_CONTEXT_CANCELED):
+                self.metrics.rpc_error()
+                self.log.warn("transaction send canceled", err=str(err))
+                self.metrics.tx_published("context_canceled")
+            elif err_contains(err, ERR_ALREADY_KNOWN):
+                self.log.warn("resubmitted already known transaction", err=str(err))
+                self.metrics.tx_published("tx_already_known")
+                published.confirmed(tx.hash)
+                state.process_send_error(None)
+                return tx, True, None
+            elif err_contains(err, ERR_REPLACE_UNDERPRICED) or err_contains(err, ERR_UNDERPRICED):
+                replacement = err_contains(err, ERR_REPLACE_UNDERPRICED)
+                self.log.warn(
+                    "transaction replacement is underpriced" if replacement else "transaction is underpriced",
+                    err=str(err),
+                )
+                self.metrics.tx_published("tx_replacement_underpriced" if replacement else "tx_underpriced")
+                if not state.bump_fees:
+                    state.bump_fees = True
+                    continue
+            elif err_contains(err, ERR_NONCE_TOO_HIGH):
+                self.log.error("nonce too high", err=str(err))
+                self.metrics.tx_published("nonce_too_high")
+                return tx, False, TransientPublishError(str(err))
+            else:
+                self.metrics.rpc_error()
+                self.log.error("unable to publish transaction", err=str(err))
+                self.metrics.tx_published("unknown_error")
+            return tx, False, None
+
+    async def _send_raw(self, tx: SignedTx) -> _RpcErrorText | None:
+        """``eth_sendRawTransaction`` once (never retried by the client); the error, if any."""
+        try:
+            await self._call("eth_sendRawTransaction", [to_hex(tx.network_bytes)], retry=False)
+        except RpcError as err:
+            return _RpcErrorText(err)
+        return None
+
+
+class _RpcErrorText(Exception):
+    """An RPC error reduced to the node's message (what Go's substring matching sees)."""
+
+    def __init__(self, err: RpcError) -> None:
+        text = err.message if isinstance(err, RpcResponseError) else str(err)
+        super().__init__(text)
+        self.rpc_error = err
+
+    @property
+    def ambiguous(self) -> bool:
+        """No answer (time-out, dropped connection): the node may or may not have taken the tx.
+
+        A refused connection lands here too (the client does not tell them apart); treating it as
+        possibly published only costs receipt polls for a hash that never shows up.
+        """
+        return isinstance(self.rpc_error, (RpcTimeoutError, RpcConnectionError))
+
+
+@dataclass(slots=True)
+class _Published:
+    """Which versions of one logical tx reached (or may have reached) the node.
+
+    ``maybe`` holds every hash that was accepted or sent without an answer; a later "nonce too low" or
+    "already known" for one of them means it is ours that holds the nonce. ``in_doubt`` holds the hashes
+    whose latest send got no answer at all.
+    """
+
+    maybe: set[bytes] = field(default_factory=set)
+    in_doubt: set[bytes] = field(default_factory=set)
+
+    def possibly(self, tx_hash: bytes) -> None:
+        """The send got no answer: watch the hash and hold bumps until the node answers for it."""
+        self.maybe.add(tx_hash)
+        self.in_doubt.add(tx_hash)
+
+    def answered(self, tx_hash: bytes) -> None:
+        """The node answered for this hash (whatever it said): bumping may resume."""
+        self.in_doubt.discard(tx_hash)
+
+    def confirmed(self, tx_hash: bytes) -> None:
+        """The node holds (or held) this hash: "nonce too low" for it later means it was mined."""
+        self.maybe.add(tx_hash)
