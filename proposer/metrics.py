@@ -35,7 +35,7 @@ class ProposerMetrics(ServiceMetrics):
     """Implements the driver's hooks; constructed on the service's factory."""
 
     def __init__(self, factory: Factory, clock: Callable[[], float] = time.time) -> None:
-        super().__init__(factory, "proposer")
+        super().__init__(factory, "op-proposer")
         self.clock = clock
         refs = ("layer", "type")
         self.refs_number = factory.gauge(
@@ -51,7 +51,8 @@ class ProposerMetrics(ServiceMetrics):
         )
         self.refs_latency = factory.gauge(
             "refs_latency",
-            "Gauge representing the different L1/L2 reference block timestamps minus current time (s)",
+            "Gauge representing the different L1/L2 reference block timestamps minus current time, "
+            "in seconds",
             refs,
         )
         self.refs_seqnr = factory.gauge(

@@ -11,11 +11,10 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from common.derive.sync_status import SyncStatus
-from common.rpc.active import ActiveL2Provider, L2Provider, StaticL2Provider
+from common.rpc.active import L2Provider, new_l2_provider
 from common.rpc.errors import ExecutionRevertedError
 from common.rpc.eth import EthClient
 from common.rpc.rollup import OutputResponse, RollupClient
@@ -25,15 +24,17 @@ from common.service.log import get_logger, setup_logging, warn_unknown_env_vars
 from common.service.metrics import (
     BalancePoller,
     Factory,
+    MetricDoc,
     MetricsServer,
     RpcClientMetrics,
     RpcServerMetrics,
-    doc_metrics,
+    doc_command,
     namespace_for,
     new_registry,
 )
 from common.service.rpc_server import RpcServer
 from common.txmgr.metrics import TxMetrics
+from common.txmgr.signer import Signer
 from common.txmgr.signer import from_config as signer_from_config
 from common.txmgr.txmgr import TxCandidate, TxManager
 from proposer import contracts
@@ -101,35 +102,32 @@ class ProposerService:
         self.metrics = ProposerMetrics(factory) if factory else None
         rpc_metrics = RpcClientMetrics(factory) if factory else None
         timeout = cfg.txmgr.network_timeout
+        self.rpc_metrics = rpc_metrics
         self.l1 = _L1(cfg.l1_eth_rpc, timeout=timeout, metrics=rpc_metrics)
-        self.rollup = self._rollup_provider(cfg, timeout, rpc_metrics)
+        self.rollup: L2Provider | None = None
+        self.signer: Signer | None = None
         self.txmgr: TxManager | None = None
         self.driver: ProposerDriver | None = None
         self.rpc: RpcServer | None = None
         self.metrics_server: MetricsServer | None = None
         self.balance: BalancePoller | None = None
 
-    @staticmethod
-    def _rollup_provider(
-        cfg: ProposerConfig, timeout: float, rpc_metrics: RpcClientMetrics | None
-    ) -> L2Provider:
-        urls = cfg.rollup_rpcs
-        if len(urls) == 1:
-            return StaticL2Provider(RollupClient(urls[0], timeout=timeout, metrics=rpc_metrics), None)
-        return ActiveL2Provider(
-            urls,
+    async def setup(self) -> None:
+        cfg = self.cfg
+        if cfg.pprof.enabled:
+            log.warn("pprof is not available in the Python op-proposer; ignoring pprof.enabled")
+        timeout = cfg.txmgr.network_timeout
+        # With several --rollup-rpc URLs the active sequencer is looked up now, so a bad list fails start-up.
+        self.rollup = await new_l2_provider(
+            cfg.rollup_rpcs,
             None,
             check_duration=cfg.active_sequencer_check_duration,
             network_timeout=timeout,
-            rollup_factory=lambda url: RollupClient(url, timeout=timeout, metrics=rpc_metrics),
-            eth_factory=None,
+            rollup_factory=lambda url: RollupClient(url, timeout=timeout, metrics=self.rpc_metrics),
         )
-
-    async def setup(self) -> None:
-        cfg = self.cfg
         chain_id = await self.l1.chain_id()
-        signer = await signer_from_config(cfg.txmgr.signer, chain_id)
-        tx_metrics = TxMetrics(self.factory.namespace, self.factory.registry) if self.factory else None
+        signer = self.signer = await signer_from_config(cfg.txmgr.signer, chain_id)
+        tx_metrics = TxMetrics.from_factory(self.factory) if self.factory else None
         self.txmgr = TxManager(cfg.txmgr, self.l1, signer, tx_metrics, chain_id=chain_id)
         await self.txmgr.init()
         mode, address = (
@@ -210,6 +208,7 @@ class ProposerService:
         await self.driver.stop()
 
     async def _wait_node_sync(self) -> None:
+        assert self.rollup is not None
         target = await self.l1.block_number()
         rollup = _Rollup(self.rollup)
         while True:
@@ -237,15 +236,17 @@ class ProposerService:
 
     async def close_clients(self) -> None:
         await self.l1.close()
-        await self.rollup.close()
+        if self.rollup is not None:
+            await self.rollup.close()
+        close_signer = getattr(self.signer, "close", None)
+        if close_signer is not None:  # a remote signer owns an HTTP session
+            await close_signer()
 
 
-def main(
-    argv: list[str], environ: dict[str, str] | None = None, out: Callable[[str], object] | None = None
-) -> int:
+def main(argv: list[str], environ: dict[str, str] | None = None) -> int:
     environ = dict(os.environ) if environ is None else environ
-    if argv[:2] == ["doc", "metrics"]:
-        return _doc_metrics()
+    if argv[:1] == ["doc"]:
+        return doc_command("op-proposer", argv[1:], _metric_docs)
     table = proposer_table(VERSION)
     boot = setup_logging()
     try:
@@ -270,15 +271,14 @@ def main(
     return run_service(setup, log=log)
 
 
-def _doc_metrics() -> int:
+def _metric_docs() -> list[MetricDoc]:
     factory = Factory(namespace_for("op_proposer"), new_registry(process_collectors=False))
     ProposerMetrics(factory)
     RpcClientMetrics(factory)
     RpcServerMetrics(factory)
     BalancePoller(factory, "<address>", _no_balance)
     TxMetrics.from_factory(factory)
-    print(doc_metrics(factory.docs))
-    return 0
+    return factory.docs
 
 
 async def _no_balance() -> int:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -457,3 +458,22 @@ def doc_metrics(docs: Sequence[MetricDoc], fmt: str = "markdown") -> str:
     if fmt == "json":
         return doc_metrics_json(docs)
     raise ValueError(f"invalid format: {fmt}")
+
+
+def doc_command(app: str, args: Sequence[str], docs: Callable[[], Sequence[MetricDoc]]) -> int:
+    """``<app> doc metrics [--format markdown|json]``: print the metric catalogue; exit code."""
+    if not args or args[0] != "metrics":
+        sys.stderr.write(f"usage: {app} doc metrics [--format markdown|json]\n")
+        return 1
+    fmt, rest = "markdown", list(args[1:])
+    for i, arg in enumerate(rest):
+        if arg.startswith("--format="):
+            fmt = arg.split("=", 1)[1]
+        elif arg == "--format" and i + 1 < len(rest):
+            fmt = rest[i + 1]
+    try:
+        sys.stdout.write(doc_metrics(docs(), fmt))
+    except ValueError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 1
+    return 0
