@@ -53,6 +53,8 @@ class ChannelOutLike(Protocol):
     def id(self) -> bytes: ...
     def add_block(self, block: Any, /) -> Any: ...
     @property
+    def block_count(self) -> int: ...
+    @property
     def full_reason(self) -> Any: ...
     @property
     def input_bytes(self) -> int: ...
@@ -284,7 +286,7 @@ class Channel:
                     break
         if self.close_reason is None:
             return False
-        if out.block_count == 0:  # nothing was accepted (a block too large): no frames, never an empty channel
+        if out.block_count == 0:  # nothing accepted (a block too large): no frames, never an empty channel
             self._out = None
             return True
         if not out.closed:

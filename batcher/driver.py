@@ -13,6 +13,12 @@ talks to it through queues of small messages:
   task per endpoint (latest value wins; method-not-found-class errors shut the service down);
 * ``flush`` / ``stop`` arrive as messages too.
 
+The pieces live next door: :mod:`batcher.publisher` (tx data -> candidates; the compressing call runs
+in a worker thread so the RPC server stays responsive while a multi-blob channel is compressed),
+:mod:`batcher.channel_events` (manager events -> Go's logs and metrics, closed-channel verification),
+:mod:`batcher.throttling` (the throttle loop and endpoint calls), :mod:`batcher.clients` (what the
+driver needs from the L1/L2/rollup clients and the tx manager).
+
 Better than Go: every closed channel is decoded back and compared with its blocks (a mismatch stops
 publishing with a CRIT log and ``channel_verify_failures_total``: posting it would only burn fees); after
 a restart the batcher's own L1 txs past the node's current L1 are read back and the channels already
@@ -30,25 +36,27 @@ import asyncio
 import contextlib
 import enum
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from batcher import channel_manager as cm
 from batcher.channel import TxData, TxID
 from batcher.channel_config import GasPriceCaps
+from batcher.channel_events import ChannelEventReporter, pending_raw_bytes
 from batcher.channel_manager import ChannelManager, ReorgDetected
+from batcher.clients import L1Like, L2Endpoints, TxManagerLike
 from batcher.metrics import BatcherMetrics
-from batcher.recovery import channels_on_l1, find_recent_tx_block, verify_channel
+from batcher.publisher import TxDataRequest, next_tx_data, tx_candidate
+from batcher.recovery import channels_on_l1, find_recent_tx_block
 from batcher.sync_actions import BlockRange, OutOfSync, compute_sync_actions
 from batcher.throttle import ControllerType, PIDConfig, ThrottleConfig, ThrottleController, ThrottleParams
-from common.derive.blob import encode_blob
+from batcher.throttling import ThrottleCall, ThrottleLoop
 from common.derive.block_ref import BlockID, L1BlockRef
 from common.derive.l2_block import BlockError, BlockInput, block_from_rpc
 from common.derive.rollup_config import RollupConfig
 from common.derive.sync_status import SyncStatus
-from common.rpc.errors import RpcError, RpcResponseError
-from common.rpc.types import Header, Receipt
+from common.rpc.errors import RpcError
+from common.rpc.types import Header
 from common.service.log import get_logger
 from common.txmgr.queue import Queue, TxReceipt
 from common.txmgr.txmgr import TxCandidate, is_already_reserved
@@ -59,60 +67,10 @@ LOAD_CHUNK = 100
 """Blocks loaded between publish passes (Go signals publishing every 100 loaded blocks)."""
 FETCH_CONCURRENCY = 8
 """L2 blocks fetched at once."""
-TX_GAS = 21_000
-FLOOR_GAS_PER_TOKEN = 10
-"""EIP-7623 floor gas per calldata token (a zero byte is 1 token, a non-zero byte 4)."""
-THROTTLE_RETRY = 10.0
-"""Seconds before a failed miner_setMaxDASize is retried."""
 STEP_BUDGET = 16
 """Txs handed out before the state task yields to the event loop (max-pending-tx 0 can mean many)."""
 RECOVERY_MAX_DEPTH = 256
 """L1 blocks read back at most at startup to find the batcher's own channels."""
-
-
-def calldata_floor_gas(data: bytes) -> int:
-    """EIP-7623 floor gas of ``data`` (21000 + 10 x tokens); it covers the standard intrinsic gas too."""
-    zeros = data.count(0)
-    return TX_GAS + FLOOR_GAS_PER_TOKEN * (zeros + 4 * (len(data) - zeros))
-
-
-# ---- what the driver talks to (the service wires the real clients; tests pass fakes) ---------------------
-
-
-class RollupLike(Protocol):
-    async def sync_status(self) -> SyncStatus: ...
-
-
-class L2EthLike(Protocol):
-    async def block_json(self, block: Any = "latest", *, full_txs: bool = True) -> dict[str, Any]: ...
-
-
-class L2Endpoints(Protocol):
-    """StaticL2Provider / ActiveL2Provider."""
-
-    async def rollup_client(self) -> Any: ...
-    async def eth_client(self) -> Any: ...
-
-
-class L1Like(Protocol):
-    async def header(self, block: Any = "latest") -> Header: ...
-    async def nonce_at(self, address: bytes | str, block: Any = "latest") -> int: ...
-    async def block_json(self, block: Any = "latest", *, full_txs: bool = True) -> dict[str, Any]: ...
-    async def blobs(self, tx_hash: bytes) -> list[bytes]: ...
-
-
-class TxManagerLike(Protocol):
-    @property
-    def from_address(self) -> bytes: ...
-    @property
-    def closed(self) -> bool: ...
-    async def send_async(self, candidate: TxCandidate) -> asyncio.Task[Receipt]: ...
-    async def send_cancellation(self, to: bytes, *, blocked_blob: bool) -> Receipt: ...
-    async def suggest_gas_price_caps(self, *, for_blob: bool = False) -> Any: ...
-
-
-ThrottleCall = Callable[[str, int, int], Awaitable[Any]]
-"""(endpoint, max_tx, max_block) -> result of ``miner_setMaxDASize`` (raises RpcError)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,15 +149,22 @@ class BatchDriver:
         self.txmgr = txmgr
         self.mgr = manager
         self.metrics = metrics
-        self._throttle_call = throttle_call
         self._close_app = close_app or (lambda _err: None)
         self.clock = clock
-        self.throttle = ThrottleController(cfg.throttle_controller, cfg.throttle, cfg.pid)
+        self.throttling = ThrottleLoop(
+            cfg.throttle,
+            cfg.throttle_controller,
+            cfg.pid,
+            cfg.throttle_endpoints,
+            metrics=metrics,
+            call=throttle_call,
+            close_app=self._close_app,
+        )
+        self.events = ChannelEventReporter(manager, metrics, rollup)
         metrics.set_pending_da_source(lambda: float(self.mgr.pending_da_bytes))
         self._inbox: asyncio.Queue[_Msg] = asyncio.Queue()
         self._receipts: asyncio.Queue[TxReceipt[TxID]] = asyncio.Queue()
         self._to_send: asyncio.Queue[tuple[TxID, TxCandidate]] = asyncio.Queue()
-        self._throttle_in: asyncio.Queue[int] = asyncio.Queue(maxsize=1)
         self._queue: Queue[TxID] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._running = False
@@ -211,12 +176,19 @@ class BatchDriver:
         self._prev_current_l1 = L1BlockRef.zero()
         self._backlog = 0
         self._recover_pending = cfg.recover_from_l1
-        self._verify_failed: str | None = None
         self._last_status: SyncStatus | None = None
-        self._last_unsafe = -1
         self._flush_pending = False
 
     # ---- lifecycle --------------------------------------------------------------------------------
+
+    @property
+    def throttle(self) -> ThrottleController:
+        """The throttle controller (admin RPC reads and changes it)."""
+        return self.throttling.controller
+
+    def apply_throttle(self, unsafe: int) -> ThrottleParams:
+        """Update the controller with a backlog and record the metrics; returns the new limits."""
+        return self.throttling.apply(unsafe)
 
     @property
     def running(self) -> bool:
@@ -238,12 +210,12 @@ class BatchDriver:
             self._running = False
             raise
         self._recover_pending = self.cfg.recover_from_l1
-        self._queue = Queue(self.txmgr, self.cfg.max_pending_tx)  # type: ignore[arg-type]
+        self._queue = Queue(self.txmgr, self.cfg.max_pending_tx)
         self._spawn(self._state_loop(), "batcher-state")
         self._spawn(self._sender_loop(), "batcher-sender")
         self._spawn(self._receipt_forwarder(), "batcher-receipts")
-        if self.cfg.throttle.enabled and self._throttle_call is not None:
-            self._spawn(self._throttle_loop(), "batcher-throttle")
+        if self.throttling.enabled:
+            self._spawn(self.throttling.run(self._spawn), "batcher-throttle")
         else:
             log.warn(
                 "Throttling loop is DISABLED due to 0 throttle-threshold. "
@@ -267,7 +239,8 @@ class BatchDriver:
             if self._queue is not None:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._queue.wait(), self.cfg.drain_timeout)
-            self._drain_receipts()
+            if all(t.done() for t in state):  # else a worker thread may still hold the manager
+                self._drain_receipts()
         finally:
             for task in self._tasks:
                 task.cancel()
@@ -439,7 +412,7 @@ class BatchDriver:
         if self._recover_pending:
             self._recover_pending = False
             await self._recover(status)
-        self._signal_throttle(loaded=block_range is not None)
+        self.throttling.signal(self.mgr.unsafe_da_bytes, loaded=block_range is not None)
 
     def _record_sync(self, status: SyncStatus) -> None:
         safe, unsafe = status.local_safe_l2, status.unsafe_l2
@@ -472,14 +445,14 @@ class BatchDriver:
             except (RpcError, BlockError, TimeoutError, OSError) as exc:
                 log.warn("error loading blocks, retrying on next tick", err=str(exc))
                 return False
-            self.metrics.pending_blocks_bytes_current.set(self._pending_raw_bytes())
+            self.metrics.pending_blocks_bytes_current.set(pending_raw_bytes(self.mgr))
             if blocks:
                 last = blocks[-1]
                 self.metrics.record_l2_ref(
                     "loaded", last.number, last.timestamp, last.hash, last.l1_origin, last.sequence_number
                 )
             if end < block_range.end:
-                self._signal_throttle(loaded=True)
+                self.throttling.signal(self.mgr.unsafe_da_bytes, loaded=True)
                 if not self._recover_pending:  # recovery must see the blocks before any channel opens
                     await self.publish_step(ignore_max_duration=True)
             start = end + 1
@@ -497,10 +470,6 @@ class BatchDriver:
             return block_from_rpc(obj, chain_id)
 
         return list(await asyncio.gather(*(one(n) for n in range(start, end + 1))))
-
-    def _pending_raw_bytes(self) -> int:
-        """Raw-size estimate of loaded blocks not yet in a channel (Go pending_blocks_bytes_current)."""
-        return sum(getattr(b, "raw_size_estimate", 0) for b in self.mgr.blocks[self.mgr.block_cursor :])
 
     def _add_block(self, block: BlockInput) -> None:
         self.mgr.add_l2_block(block)
@@ -568,8 +537,8 @@ class BatchDriver:
             self._handle_blocked_txpool()
             log.info("txpool state is not good, aborting state publishing")
             return 0
-        if self._verify_failed is not None:
-            log.crit("A channel failed verification; not publishing", err=self._verify_failed)
+        if self.events.verify_failed is not None:
+            log.crit("A channel failed verification; not publishing", err=self.events.verify_failed)
             return 0
         if not self._can_send():
             return 0
@@ -582,19 +551,23 @@ class BatchDriver:
         prices = await self._gas_prices() if self.cfg.is_auto_da else None
         queued = 0
         while self._can_send():
-            result = self.mgr.tx_data(
-                _block_id(header),
+            req = TxDataRequest(
+                l1_head=_block_id(header),
                 is_throttling=self.throttle.params.intensity > 0,
                 force_publish=force,
                 gas_prices=prices,
                 ignore_max_channel_duration=ignore_max_duration,
                 backlog_blocks=self._backlog,
             )
+            # Filling a channel compresses (seconds for a multi-blob brotli-10 span channel) and closing
+            # one decodes it back; zlib and brotli release the GIL, so a worker thread keeps the RPC
+            # server and the other tasks running. Only this task mutates the manager meanwhile.
+            result, self.events.verdicts = await asyncio.to_thread(next_tx_data, self.mgr, self.rollup, req)
             force = False
-            self._on_events(result.events)
-            if self._verify_failed is not None or result.tx is None:
+            self.events.report(result.events)
+            if self.events.verify_failed is not None or result.tx is None:
                 break
-            self._queue_tx(result.tx)
+            await self._queue_tx(result.tx)
             queued += 1
             if queued % STEP_BUDGET == 0:
                 await asyncio.sleep(0)  # let the sender and the RPC server run between batches of txs
@@ -609,24 +582,12 @@ class BatchDriver:
             return None
         return GasPriceCaps(tip_cap=s.tip, base_fee=s.base_fee, blob_base_fee=s.blob_base_fee)
 
-    def _queue_tx(self, tx: TxData) -> None:
+    async def _queue_tx(self, tx: TxData) -> None:
         inbox = self.rollup.batch_inbox_address
-        if tx.as_blob:
-            payloads = tx.blob_payloads
-            log.info(
-                "Building Blob transaction candidate",
-                size=tx.size,
-                last_size=len(payloads[-1]),
-                num_blobs=len(payloads),
-            )
-            self.metrics.record_blob_sizes([len(p) for p in payloads])
-            cand = TxCandidate(
-                to=inbox, data=b"", gas_limit=TX_GAS, blobs=tuple(encode_blob(p) for p in payloads)
-            )
+        if tx.as_blob:  # blob encoding of up to 6 x 128 KiB is pure Python: keep it off the loop too
+            cand = await asyncio.to_thread(tx_candidate, tx, inbox, self.metrics)
         else:
-            data = tx.calldata
-            log.info("Building Calldata transaction candidate", size=len(data))
-            cand = TxCandidate(to=inbox, data=data, gas_limit=calldata_floor_gas(data))
+            cand = tx_candidate(tx, inbox, self.metrics)
         self._in_flight += 1
         self._as_blob[tx.id] = tx.as_blob
         self._to_send.put_nowait((tx.id, cand))
@@ -669,7 +630,7 @@ class BatchDriver:
                 log.warn("incompatible tx in txpool", is_blob=as_blob)
             log.warn("Transaction failed to send", tx_id=str(r.id), err=str(r.error))
             self.metrics.record_batch_tx_failed()
-            self._on_events(self.mgr.tx_failed(r.id).events)
+            self.events.report(self.mgr.tx_failed(r.id).events)
         elif r.receipt is not None:
             rc = r.receipt
             log.info(
@@ -679,222 +640,4 @@ class BatchDriver:
                 block=f"{rc.block_number}",
             )
             self.metrics.record_batch_tx_success()
-            self._on_events(self.mgr.tx_confirmed(r.id, BlockID(rc.block_hash, rc.block_number)).events)
-
-    def _on_events(self, events: Sequence[cm.ManagerEvent]) -> None:
-        for ev in events:
-            handler = _EVENT_HANDLERS.get(type(ev))
-            if handler is not None:
-                handler(self, ev)
-
-    def _ev_opened(self, ev: cm.ChannelOpened) -> None:
-        c = ev.config
-        log.info(
-            "Created channel",
-            id=ev.channel_id.hex(),
-            l1Head=ev.l1_head.number,
-            blocks_pending=ev.blocks_pending,
-            l1OriginLastSubmittedChannel=ev.l1_origin_last_submitted.number,
-            batch_type=c.batch_type,
-            compression_algo=c.compression_algo,
-            target_num_frames=c.target_num_frames,
-            max_frame_size=c.max_frame_size,
-            use_blobs=c.use_blobs,
-        )
-        self.metrics.record_channel_opened(ev.blocks_pending)
-
-    def _ev_added(self, ev: cm.BlocksAdded) -> None:
-        blocks = self.mgr.blocks
-        pending_raw = self._pending_raw_bytes()
-        self.metrics.record_blocks_added(
-            ev.count, ev.blocks_pending, ev.input_bytes, ev.ready_bytes, pending_raw
-        )
-        idx = ev.latest_l2.number - blocks[0].number if blocks else -1
-        if 0 <= idx < len(blocks):
-            b = blocks[idx]
-            seq = getattr(b, "sequence_number", 0)
-            self.metrics.record_l2_ref("added", b.number, b.timestamp, b.hash, b.l1_origin, seq)
-
-    def _ev_closed(self, ev: cm.ChannelClosed) -> None:
-        log.info(
-            "Channel closed",
-            id=ev.channel_id.hex(),
-            blocks_pending=ev.blocks_pending,
-            block_cursor=ev.block_cursor,
-            blocks_len=ev.blocks,
-            num_frames=ev.frames,
-            input_bytes=ev.input_bytes,
-            output_bytes=ev.output_bytes,
-            oldest_l1_origin=ev.oldest_l1_origin.number if ev.oldest_l1_origin else None,
-            l1_origin=ev.latest_l1_origin.number if ev.latest_l1_origin else None,
-            oldest_l2=ev.oldest_l2.number,
-            latest_l2=ev.latest_l2.number,
-            full_reason=ev.reason.value,
-            compr_ratio=ev.compr_ratio,
-        )
-        self.metrics.record_channel_closed(
-            ev.reason, ev.blocks, ev.frames, ev.input_bytes, ev.output_bytes, ev.blocks_pending
-        )
-        ch = next((c for c in self.mgr.channels if c.id == ev.channel_id), None)
-        if ch is None:
-            return
-        problem = verify_channel(ch.frames, ch.blocks, self.rollup)
-        if problem is not None:
-            self.metrics.channel_verify_failures.inc()
-            self._verify_failed = f"channel {ev.channel_id.hex()}: {problem}"
-            log.crit("Channel failed verification, refusing to send it", id=ev.channel_id.hex(), err=problem)
-
-    def _ev_force_closed(self, ev: cm.ForceClosed) -> None:
-        log.info("Force-closing channel and creating frames", id=ev.channel_id.hex())
-
-    def _ev_dropped(self, ev: cm.ChannelDropped) -> None:
-        if ev.reason is cm.DropReason.DA_TYPE_SWITCH:
-            log.info(ev.reason.value)
-        log.warn("Dropped channel", id=ev.channel_id.hex(), reason=ev.reason.label, blocks=ev.blocks)
-
-    def _ev_da(self, ev: cm.DAChosen) -> None:
-        c = ev.choice
-        fields = dict(cost_ratio=c.cost_ratio, calldata_cost=c.calldata_cost, blob_cost=c.blob_cost)
-        if ev.switched:
-            log.info(c.reason.value, **fields)
-        else:
-            log.debug(c.reason.value, **fields)
-
-    def _ev_timed_out(self, ev: cm.ChannelTimedOut) -> None:
-        log.warn(
-            "Channel timed out",
-            id=ev.channel_id.hex(),
-            min_inclusion_block=ev.min_inclusion_block,
-            max_inclusion_block=ev.max_inclusion_block,
-        )
-        self.metrics.record_channel_timed_out()
-
-    def _ev_fully_submitted(self, ev: cm.ChannelFullySubmitted) -> None:
-        log.info("Channel is fully submitted", id=ev.channel_id.hex(), blocks=ev.blocks)
-        self.metrics.record_channel_fully_submitted()
-
-    def _ev_unknown(self, ev: cm.UnknownTx) -> None:
-        what = "confirmed" if ev.confirmed else "failed"
-        log.warn(f"transaction from unknown channel marked as {what}", id=str(ev.tx_id))
-
-    def _ev_seq_window(self, ev: cm.SeqWindowExpired) -> None:
-        self.metrics.seq_window_expired.inc()
-        log.error(
-            "Channel is past its sequencing window, not sending it",
-            id=ev.channel_id.hex(),
-            oldest_l1_origin=ev.oldest_l1_origin,
-            l1_head=ev.l1_head,
-            seq_window_size=ev.seq_window_size,
-        )
-
-    def _ev_too_large(self, ev: cm.BlockTooLarge) -> None:
-        self.metrics.blocks_too_large.inc()
-        log.error(
-            "L2 block does not fit any channel", block=ev.block.number, reason=ev.reason.value, err=ev.detail
-        )
-
-    # ---- throttling -------------------------------------------------------------------------------
-
-    def _signal_throttle(self, *, loaded: bool) -> None:
-        """Non-blocking: the throttle task sees the latest backlog (an older unread value is replaced).
-
-        Go signals only after block loads, so an idle chain never lifts its limits; we also signal when
-        the backlog changed (e.g. pruned as safe) without a load.
-        """
-        unsafe = self.mgr.unsafe_da_bytes
-        self.metrics.unsafe_da_bytes.set(unsafe)
-        if not loaded and unsafe == self._last_unsafe:
-            return
-        self._last_unsafe = unsafe
-        if self._throttle_in.full():
-            self._throttle_in.get_nowait()
-        self._throttle_in.put_nowait(unsafe)
-
-    async def _throttle_loop(self) -> None:
-        log.info("Starting DA throttling loop", controller_type=self.throttle.type.value)
-        endpoints = list(self.cfg.throttle_endpoints)
-        queues: list[asyncio.Queue[ThrottleParams]] = []
-        for ep in endpoints:
-            q: asyncio.Queue[ThrottleParams] = asyncio.Queue(maxsize=1)
-            queues.append(q)
-            self._spawn(self._endpoint_loop(ep, q), "batcher-throttle-endpoint")
-        while True:
-            unsafe = await self._throttle_in.get()
-            params = self.apply_throttle(unsafe)
-            for q in queues:
-                if q.full():
-                    q.get_nowait()
-                q.put_nowait(params)
-
-    def apply_throttle(self, unsafe: int) -> ThrottleParams:
-        """Update the controller with a backlog and record the metrics; returns the new limits."""
-        started = time.perf_counter()
-        params = self.throttle.update(unsafe, time.monotonic())
-        cfg = self.cfg.throttle
-        self.metrics.record_throttle(
-            self.throttle.type.value,
-            params.intensity,
-            params.max_tx_size,
-            params.max_block_size,
-            unsafe,
-            cfg.lower_threshold,
-        )
-        pid = self.throttle.pid_state
-        if pid is not None:
-            self.metrics.record_pid(pid.error, pid.integral, pid.derivative, time.perf_counter() - started)
-        if params.intensity > 0:
-            log.warn(
-                "Throttling loop: unsafe bytes above threshold, "
-                "scaling endpoint throttling based on intensity",
-                unsafe_bytes=unsafe,
-                intensity=params.intensity,
-                max_tx_size=params.max_tx_size,
-                max_block_size=params.max_block_size,
-            )
-        return params
-
-    async def _endpoint_loop(self, endpoint: str, q: asyncio.Queue[ThrottleParams]) -> None:
-        log.info("Starting endpoint throttling loop", endpoint=endpoint)
-        assert self._throttle_call is not None
-        params = await q.get()
-        while True:
-            try:
-                ok = await self._throttle_call(endpoint, params.max_tx_size, params.max_block_size)
-            except RpcResponseError as exc:
-                if -32700 < exc.code <= -32600:
-                    log.error(
-                        "Critical error detected, attempting batcher shut down",
-                        endpoint=endpoint,
-                        err=str(exc),
-                    )
-                    self._close_app(
-                        RuntimeError(
-                            f"miner_setMaxDASize unavailable at {endpoint}, "
-                            "either enable it or disable throttling"
-                        )
-                    )
-                    return
-                ok = False
-            except (RpcError, TimeoutError, OSError) as exc:
-                log.warn("SetMaxDASize RPC failed for endpoint, retrying.", endpoint=endpoint, err=str(exc))
-                ok = False
-            if ok is False:
-                with contextlib.suppress(TimeoutError):
-                    params = await asyncio.wait_for(q.get(), THROTTLE_RETRY)
-                continue
-            params = await q.get()
-
-
-_EVENT_HANDLERS: dict[type, Callable[[BatchDriver, Any], None]] = {
-    cm.ChannelOpened: BatchDriver._ev_opened,
-    cm.BlocksAdded: BatchDriver._ev_added,
-    cm.ChannelClosed: BatchDriver._ev_closed,
-    cm.ForceClosed: BatchDriver._ev_force_closed,
-    cm.ChannelDropped: BatchDriver._ev_dropped,
-    cm.DAChosen: BatchDriver._ev_da,
-    cm.ChannelTimedOut: BatchDriver._ev_timed_out,
-    cm.ChannelFullySubmitted: BatchDriver._ev_fully_submitted,
-    cm.UnknownTx: BatchDriver._ev_unknown,
-    cm.SeqWindowExpired: BatchDriver._ev_seq_window,
-    cm.BlockTooLarge: BatchDriver._ev_too_large,
-}
+            self.events.report(self.mgr.tx_confirmed(r.id, BlockID(rc.block_hash, rc.block_number)).events)

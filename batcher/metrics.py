@@ -46,7 +46,7 @@ class BatcherMetrics(ServiceMetrics):
     """All batcher series on one factory; the txmgr series share its registry."""
 
     def __init__(self, factory: Factory, clock: Callable[[], float] = time.time) -> None:
-        super().__init__(factory, "batcher")
+        super().__init__(factory, "op-batcher")
         self.factory = factory
         self.clock = clock
         f = factory
@@ -187,7 +187,7 @@ class BatcherMetrics(ServiceMetrics):
         self.blocks_recovered = f.counter(
             "blocks_recovered_total", "L2 blocks found batched on L1 at startup and not posted again"
         )
-        self.txmgr = TxMetrics(factory.namespace, factory.registry)
+        self.txmgr = TxMetrics.from_factory(factory)
 
     # ---- refs --------------------------------------------------------------------------------------
 
@@ -329,22 +329,14 @@ def new_batcher_metrics(*, process_collectors: bool = True) -> BatcherMetrics:
 
 def metric_docs() -> list[MetricDoc]:
     """Every documented series (batcher, txmgr, rpc), for ``op-batcher doc metrics``."""
-    from common.service.metrics import RpcClientMetrics, RpcServerMetrics
+    from common.service.metrics import BalancePoller, RpcClientMetrics, RpcServerMetrics
 
     m = new_batcher_metrics(process_collectors=False)
     RpcServerMetrics(m.factory)
     RpcClientMetrics(m.factory)
-    docs = list(m.factory.docs)
-    known = {d.name for d in docs}
-    for family in m.factory.registry.collect():
-        name = family.name
-        kind = family.type
-        if kind == "counter" and not name.endswith("_total"):
-            name += "_total"
-        if name in known or family.name in known:
-            continue
-        labels: tuple[str, ...] = ()
-        if family.samples:
-            labels = tuple(k for k in family.samples[0].labels if k not in ("le", "quantile"))
-        docs.append(MetricDoc(name, kind, family.documentation, labels))
-    return docs
+    BalancePoller(m.factory, "<address>", _no_balance)  # created by the service when metrics are on
+    return list(m.factory.docs)
+
+
+async def _no_balance() -> int:
+    return 0

@@ -10,7 +10,6 @@ gracefully (tx manager closed first, in-flight txs awaited); a second signal for
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 import time
@@ -37,9 +36,10 @@ from common.service.metrics import (
     MetricsServer,
     RpcClientMetrics,
     RpcServerMetrics,
-    doc_metrics,
+    doc_command,
 )
 from common.service.rpc_server import RpcServer
+from common.txmgr.blobs import prewarm_kzg_worker
 from common.txmgr.signer import from_config as signer_from_config
 from common.txmgr.txmgr import TxManager
 
@@ -70,7 +70,6 @@ class BatcherService:
         self.metrics_server: MetricsServer | None = None
         self.balance: BalancePoller | None = None
         self._throttle_clients: dict[str, RpcClient] = {}
-        self._kzg_warmup: asyncio.Future[Any] | None = None
 
     # ---- setup ------------------------------------------------------------------------------------
 
@@ -133,10 +132,9 @@ class BatcherService:
             raise SetupError("Alt-DA is not supported by this op-batcher")
         manager, is_auto = self._channel_manager(rollup)
         if cfg.data_availability_type != "calldata":
-            # Load the KZG trusted setup (seconds) in a thread now, not inside the first blob tx.
-            from common.derive import kzg
-
-            self._kzg_warmup = asyncio.ensure_future(asyncio.to_thread(kzg.load_trusted_setup))
+            # Load the KZG trusted setup (seconds, holding the GIL) in the sidecar worker process now,
+            # not inside the first blob tx and not on this event loop.
+            prewarm_kzg_worker()
         sender = "0x" + signer.address.hex()
         if cfg.metrics.enabled:
             self.balance = BalancePoller(
@@ -298,19 +296,4 @@ def main(
 
 def doc_main(args: list[str]) -> int:
     """``op-batcher doc metrics [--format markdown|json]``."""
-    if not args or args[0] != "metrics":
-        print("usage: op-batcher doc metrics [--format markdown|json]", file=sys.stderr)
-        return 1
-    fmt = "markdown"
-    rest = args[1:]
-    for i, arg in enumerate(rest):
-        if arg.startswith("--format="):
-            fmt = arg.split("=", 1)[1]
-        elif arg == "--format" and i + 1 < len(rest):
-            fmt = rest[i + 1]
-    try:
-        sys.stdout.write(doc_metrics(metric_docs(), fmt))
-    except ValueError as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    return 0
+    return doc_command("op-batcher", args, metric_docs)

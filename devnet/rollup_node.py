@@ -175,6 +175,12 @@ class Deriver:
         self.batches_dropped = 0
 
     @property
+    def safe_history(self) -> list[tuple[int, L2BlockRef]]:
+        """Read-only copy: (L1 block it was derived from, L2 block) for every safe-head step, in order."""
+        with self._lock:
+            return list(self._safe_history)
+
+    @property
     def lock(self) -> threading.RLock:
         """Held during each derivation step; tests hold it to pause derivation."""
         return self._lock

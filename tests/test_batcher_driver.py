@@ -22,8 +22,9 @@ import pytest
 from batcher.channel import TxID
 from batcher.channel_config import DAConfigSelector, build_channel_configs
 from batcher.channel_manager import ChannelManager
-from batcher.driver import BatchDriver, DriverConfig, NotRunning, TxpoolState, calldata_floor_gas
+from batcher.driver import BatchDriver, DriverConfig, NotRunning, TxpoolState
 from batcher.metrics import new_batcher_metrics
+from batcher.publisher import calldata_floor_gas
 from batcher.recovery import (
     blocks_with_own_txs,
     channels_on_l1,
@@ -233,6 +234,7 @@ def make_driver(
     throttle: ThrottleConfig | None = None,
     throttle_call: Any = None,
     close_app: Any = None,
+    channel_out_factory: Any = None,
 ) -> tuple[BatchDriver, FakeL1, FakeL2, FakeTxMgr]:
     configs = build_channel_configs(
         ROLLUP, da_type=da, now=int(time.time()), max_l1_tx_size_bytes=max_l1_tx_size,
@@ -250,7 +252,7 @@ def make_driver(
     )
     driver = BatchDriver(
         cfg, rollup=ROLLUP, l1=l1, l2=l2, txmgr=txmgr,
-        manager=ChannelManager(ROLLUP, DAConfigSelector(configs)),
+        manager=ChannelManager(ROLLUP, DAConfigSelector(configs), channel_out_factory=channel_out_factory),
         metrics=new_batcher_metrics(process_collectors=False),
         throttle_call=throttle_call, close_app=close_app,
     )  # fmt: skip
@@ -285,6 +287,60 @@ async def test_a_tick_loads_the_unsafe_blocks_and_a_flush_queues_one_verified_ca
     decoded = decode_channel_blocks(frames, ROLLUP, GENESIS_TIME + 100)
     assert [d.timestamp for d in decoded] == [GENESIS_TIME + 2 * n for n in range(1, 11)]
     assert tx_id.channel_id == frames[0].channel_id
+
+
+class SlowCloseOut:
+    """A real channel out whose closing compression takes ``delay`` seconds without holding the GIL.
+
+    Stands in for the one exact brotli-10 compression of a multi-blob span channel (1-3 s; zlib and
+    brotli release the GIL like ``time.sleep`` does), which the fake chain's tiny blocks cannot cost.
+    """
+
+    def __init__(self, inner: Any, delay: float) -> None:
+        self._inner = inner
+        self._delay = delay
+
+    def close(self) -> None:
+        time.sleep(self._delay)
+        self._inner.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+async def test_the_event_loop_keeps_running_while_a_channel_is_compressed():
+    """publish_step runs the channel fill and compression in a worker thread: other tasks (the RPC
+    server, receipts) are served throughout a 1 s compression."""
+    from batcher.channel_manager import _default_channel_out
+
+    def slow(cfg: Any, rollup: Any, cid: bytes) -> Any:
+        return SlowCloseOut(_default_channel_out(cfg, rollup, cid), 1.0)
+
+    chain = FakeChain()
+    chain.extend(12)
+    driver, *_ = make_driver(chain, channel_out_factory=slow)
+    await driver.load_step()
+    gaps: list[float] = []
+
+    async def ticker() -> None:
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.01)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    task = asyncio.create_task(ticker())
+    started = time.perf_counter()
+    try:
+        assert await driver.publish_step(force=True) == 1
+    finally:
+        task.cancel()
+    assert time.perf_counter() - started >= 1.0
+    assert len(gaps) > 50 and max(gaps) < 0.25, max(gaps)
+    print(f"1 s compression: {len(gaps)} ticks, max event-loop gap {max(gaps) * 1000:.0f} ms")
+    [(_, cand)] = queued(driver)
+    assert len(decode_channel_blocks(parse_frames(cand.data), ROLLUP, GENESIS_TIME + 100)) == 12
 
 
 async def test_max_pending_tx_holds_back_the_next_frame_until_a_receipt_arrives():
@@ -638,7 +694,7 @@ async def test_a_refused_max_da_size_is_retried_and_a_newer_limit_replaces_the_o
     driver, *_ = make_driver(chain, throttle=ThrottleConfig(lower_threshold=1000, upper_threshold=10**6),
                              throttle_call=throttle_call)  # fmt: skip
     queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=1)
-    task = asyncio.create_task(driver._endpoint_loop("http://a", queue))
+    task = asyncio.create_task(driver.throttling.endpoint_loop("http://a", queue))
     try:
         queue.put_nowait(driver.apply_throttle(10))  # below threshold: idle limits
         for _ in range(50):

@@ -418,3 +418,20 @@ def test_build_from_parsed_flags_matches_one_shot_parse():
 def test_private_key_never_appears_in_the_config_repr():
     """repr(BatcherConfig) (e.g. in a debug log) does not contain the private key."""
     assert "11" * 32 not in repr(parse_batcher_args(TUTORIAL_ARGV, {}))
+
+
+def test_op_batcher_help_lists_every_go_flag_of_the_reference(capsys):
+    """The console entry's ``--help`` shows every flag of op-batcher.md §1.2-§1.7 and its env var."""
+    from batcher import cli
+
+    assert cli.main(["--help"]) == 0
+    text = capsys.readouterr().out
+    shown = {line.split()[0][2:].rstrip(",") for line in text.splitlines() if line.lstrip().startswith("--")}
+    assert shown >= REFERENCE_FLAGS, sorted(REFERENCE_FLAGS - shown)
+    irregular = {  # Go's env vars that do not follow the flag name (op-batcher.md §1.4)
+        "fee-limit-multiplier": "TXMGR_FEE_LIMIT_MULTIPLIER",
+        "txmgr.send-timeout": "TXMGR_TX_SEND_TIMEOUT",
+        "txmgr.not-in-mempool-timeout": "TXMGR_TX_NOT_IN_MEMPOOL_TIMEOUT",
+    }
+    for name in REFERENCE_FLAGS:
+        assert f"[$OP_BATCHER_{irregular.get(name, upper_snake(name))}" in text, name
