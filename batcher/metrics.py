@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 from batcher.channel import CloseReason
 from common.derive.block_ref import BlockID
-from common.service.metrics import Factory, MetricDoc, ServiceMetrics, new_registry
+from common.service.metrics import Factory, MetricDoc, RefMetrics, ServiceMetrics, new_registry
 from common.txmgr.metrics import TxMetrics
 
 NAMESPACE = "op_batcher_default"
@@ -37,11 +37,6 @@ THROTTLE_TYPES = ("step", "linear", "quadratic", "pid")
 CLOSE_REASONS = tuple(CloseReason)
 
 
-def hash_as_float(block_hash: bytes) -> float:
-    """Go's refs_hash: the first 8 bytes read as a little-endian uint64, as a float."""
-    return float(int.from_bytes(block_hash[:8], "little"))
-
-
 class BatcherMetrics(ServiceMetrics):
     """All batcher series on one factory; the txmgr series share its registry."""
 
@@ -50,28 +45,7 @@ class BatcherMetrics(ServiceMetrics):
         self.factory = factory
         self.clock = clock
         f = factory
-        refs = ("layer", "type")
-        self.refs_number = f.gauge(
-            "refs_number", "Gauge representing the different L1/L2 reference block numbers", refs
-        )
-        self.refs_time = f.gauge(
-            "refs_time", "Gauge representing the different L1/L2 reference block timestamps", refs
-        )
-        self.refs_hash = f.gauge(
-            "refs_hash",
-            "Gauge representing the different L1/L2 reference block hashes truncated to float values",
-            refs,
-        )
-        self.refs_latency = f.gauge(
-            "refs_latency",
-            "Gauge representing the different L1/L2 reference block timestamps minus current time, "
-            "in seconds",
-            refs,
-        )
-        self.refs_seqnr = f.gauge(
-            "refs_seqnr", "Gauge representing the different L2 reference sequence numbers", ("type",)
-        )
-        self._seen_hashes: dict[tuple[str, str], bytes] = {}
+        self.refs = RefMetrics(f, clock)
         self.channel_evs = f.event("channel", "Channel", ("stage",))
         self.batcher_tx_evs = f.event("batcher_tx", "BatcherTx", ("stage",))
         self.pending_blocks_count = f.gauge(
@@ -191,25 +165,14 @@ class BatcherMetrics(ServiceMetrics):
 
     # ---- refs --------------------------------------------------------------------------------------
 
-    def _record_ref(self, layer: str, kind: str, number: int, timestamp: int, block_hash: bytes) -> None:
-        self.refs_number.labels(layer, kind).set(number)
-        self.refs_time.labels(layer, kind).set(timestamp)
-        self.refs_hash.labels(layer, kind).set(hash_as_float(block_hash))
-        if self._seen_hashes.get((layer, kind)) != block_hash:
-            self._seen_hashes[(layer, kind)] = block_hash
-            self.refs_latency.labels(layer, kind).set(timestamp - self.clock())
-
     def record_latest_l1(self, number: int, timestamp: int, block_hash: bytes) -> None:
-        self._record_ref("l1", "latest", number, timestamp, block_hash)
+        self.refs.record("l1", "latest", number, timestamp, block_hash)
 
     def record_l2_ref(
         self, kind: str, number: int, timestamp: int, block_hash: bytes, l1_origin: BlockID, seq: int
     ) -> None:
         """``kind`` is ``loaded`` or ``added``: layer l2 plus its l1_origin (timestamp unknown: 0)."""
-        self._record_ref("l2", kind, number, timestamp, block_hash)
-        self.refs_number.labels("l1_origin", kind).set(l1_origin.number)
-        self.refs_hash.labels("l1_origin", kind).set(hash_as_float(l1_origin.hash))
-        self.refs_seqnr.labels(kind).set(seq)
+        self.refs.record_l2(kind, number, timestamp, block_hash, l1_origin, seq)
 
     # ---- blocks and channels -------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from common.derive.block_ref import L2BlockRef
 from common.derive.sync_status import SyncStatus
-from common.service.metrics import Factory, ServiceMetrics
+from common.service.metrics import Factory, RefMetrics, ServiceMetrics
 from proposer.driver import Proposal, SendResult, Skip
 
 SKIP_LABELS = {
@@ -26,38 +26,13 @@ SKIP_LABELS = {
 }
 
 
-def hash_as_float(block_hash: bytes) -> float:
-    """Go's refs_hash: the first 8 bytes read as a little-endian uint64, as a float."""
-    return float(int.from_bytes(block_hash[:8], "little"))
-
-
 class ProposerMetrics(ServiceMetrics):
     """Implements the driver's hooks; constructed on the service's factory."""
 
     def __init__(self, factory: Factory, clock: Callable[[], float] = time.time) -> None:
         super().__init__(factory, "op-proposer")
         self.clock = clock
-        refs = ("layer", "type")
-        self.refs_number = factory.gauge(
-            "refs_number", "Gauge representing the different L1/L2 reference block numbers", refs
-        )
-        self.refs_time = factory.gauge(
-            "refs_time", "Gauge representing the different L1/L2 reference block timestamps", refs
-        )
-        self.refs_hash = factory.gauge(
-            "refs_hash",
-            "Gauge representing the different L1/L2 reference block hashes truncated to float values",
-            refs,
-        )
-        self.refs_latency = factory.gauge(
-            "refs_latency",
-            "Gauge representing the different L1/L2 reference block timestamps minus current time, "
-            "in seconds",
-            refs,
-        )
-        self.refs_seqnr = factory.gauge(
-            "refs_seqnr", "Gauge representing the different L2 reference sequence numbers", ("type",)
-        )
+        self.refs = RefMetrics(factory, clock)
         self.proposed_sequence_number = factory.gauge(
             "proposed_sequence_number", "Sequence number (L2 block number) of the last proposal"
         )
@@ -82,7 +57,6 @@ class ProposerMetrics(ServiceMetrics):
         )
         self._last_ref: L2BlockRef | None = None
         self._last_time = 0.0
-        self._latency_seen: bytes | None = None
 
     def _since_last(self) -> float:
         return self.clock() - self._last_time if self._last_time else 0.0
@@ -94,15 +68,9 @@ class ProposerMetrics(ServiceMetrics):
         self.last_proposal.set(self._last_time)
         self.proposals.labels("success" if result.status == 1 else "reverted").inc()
         self.proposed_sequence_number.set(ref.number)
-        self.refs_number.labels("l2", "proposed").set(ref.number)
-        self.refs_time.labels("l2", "proposed").set(ref.timestamp)
-        self.refs_hash.labels("l2", "proposed").set(hash_as_float(ref.hash))
-        if self._latency_seen != ref.hash:
-            self._latency_seen = ref.hash
-            self.refs_latency.labels("l2", "proposed").set(ref.timestamp - self.clock())
-        self.refs_number.labels("l1_origin", "proposed").set(ref.l1_origin.number)
-        self.refs_hash.labels("l1_origin", "proposed").set(hash_as_float(ref.l1_origin.hash))
-        self.refs_seqnr.labels("proposed").set(ref.sequence_number)
+        self.refs.record_l2(
+            "proposed", ref.number, ref.timestamp, ref.hash, ref.l1_origin, ref.sequence_number
+        )
 
     def skipped(self, reason: Skip) -> None:
         self.skipped_ticks.labels(SKIP_LABELS[reason]).inc()

@@ -231,3 +231,25 @@ def test_op_proposer_doc_metrics_lists_every_txmgr_series_with_labels(capsys):
     assert txmgr["op_proposer_default_txmgr_confirm_total"][2:] == ["status", "counter"]
     assert txmgr["op_proposer_default_txmgr_last_confirm_unix"][2:] == ["status", "gauge"]
     assert any(r[0] == "op_proposer_default_up" for r in rows)
+
+
+def test_ref_metrics_record_l2_and_origin_and_set_latency_once_per_hash():
+    """refs_* follow Go: hash as little-endian float, l1_origin layer, latency only on a new hash."""
+    from common.derive.block_ref import BlockID
+    from common.service.metrics import Factory, RefMetrics, new_registry
+
+    now = [1000.0]
+    factory = Factory("op_test_default", new_registry(process_collectors=False))
+    refs = RefMetrics(factory, clock=lambda: now[0])
+    block_hash = (5).to_bytes(8, "little") + b"\x00" * 24
+    refs.record_l2("proposed", 42, 990, block_hash, BlockID(b"\x07" + b"\x00" * 31, 9), 3)
+    value = factory.value
+    labels = {"layer": "l2", "type": "proposed"}
+    assert value("op_test_default_refs_number", labels) == 42
+    assert value("op_test_default_refs_hash", labels) == 5.0
+    assert value("op_test_default_refs_latency", labels) == -10.0
+    assert value("op_test_default_refs_number", {"layer": "l1_origin", "type": "proposed"}) == 9
+    assert value("op_test_default_refs_seqnr", {"type": "proposed"}) == 3
+    now[0] = 2000.0
+    refs.record_l2("proposed", 42, 990, block_hash, BlockID(b"\x07" + b"\x00" * 31, 9), 3)
+    assert value("op_test_default_refs_latency", labels) == -10.0  # same hash: unchanged

@@ -31,6 +31,7 @@ from prometheus_client import (
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
+from common.derive.block_ref import BlockID
 from common.service.flags import Flag, FlagKind, ParsedFlags
 
 log = logging.getLogger(__name__)
@@ -266,6 +267,58 @@ class ServiceMetrics:
 
     def record_up(self) -> None:
         self.up.set(1)
+
+
+def hash_as_float(block_hash: bytes) -> float:
+    """Go's refs_hash: the first 8 bytes read as a little-endian uint64, as a float."""
+    return float(int.from_bytes(block_hash[:8], "little"))
+
+
+class RefMetrics:
+    """op-service RefMetrics: ``refs_{number,time,hash,latency}{layer,type}`` and ``refs_seqnr{type}``."""
+
+    def __init__(self, factory: Factory, clock: Callable[[], float] = time.time) -> None:
+        refs = ("layer", "type")
+        self.clock = clock
+        self.number = factory.gauge(
+            "refs_number", "Gauge representing the different L1/L2 reference block numbers", refs
+        )
+        self.time = factory.gauge(
+            "refs_time", "Gauge representing the different L1/L2 reference block timestamps", refs
+        )
+        self.hash = factory.gauge(
+            "refs_hash",
+            "Gauge representing the different L1/L2 reference block hashes truncated to float values",
+            refs,
+        )
+        self.latency = factory.gauge(
+            "refs_latency",
+            "Gauge representing the different L1/L2 reference block timestamps minus current time, "
+            "in seconds",
+            refs,
+        )
+        self.seqnr = factory.gauge(
+            "refs_seqnr", "Gauge representing the different L2 reference sequence numbers", ("type",)
+        )
+        self._seen: dict[tuple[str, str], bytes] = {}
+
+    def record(self, layer: str, kind: str, number: int, timestamp: int, block_hash: bytes) -> None:
+        """Latency is set only on the first sighting of a hash, as Go does."""
+        self.number.labels(layer, kind).set(number)
+        self.time.labels(layer, kind).set(timestamp)
+        self.hash.labels(layer, kind).set(hash_as_float(block_hash))
+        if self._seen.get((layer, kind)) != block_hash:
+            self._seen[(layer, kind)] = block_hash
+            self.latency.labels(layer, kind).set(timestamp - self.clock())
+
+    def record_l2(
+        self, kind: str, number: int, timestamp: int, block_hash: bytes, l1_origin: BlockID, seq: int
+    ) -> None:
+        """An L2 ref plus its L1 origin (layer ``l1_origin``: number and hash only)."""
+        self.record("l2", kind, number, timestamp, block_hash)
+        self.number.labels("l1_origin", kind).set(l1_origin.number)
+        self.hash.labels("l1_origin", kind).set(hash_as_float(l1_origin.hash))
+        self.seqnr.labels(kind).set(seq)
 
 
 class RpcServerMetrics:
