@@ -21,6 +21,7 @@ demo: setup
 
 lint: setup
 	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
 	.venv/bin/mypy common batcher proposer devnet
 
 test: lint

@@ -15,8 +15,8 @@ import subprocess
 import time
 import urllib.request
 from dataclasses import dataclass, field
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 DEVNET_DIR = Path(__file__).resolve().parent
 NODE_MODULES = DEVNET_DIR / "node_modules"

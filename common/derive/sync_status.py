@@ -32,6 +32,7 @@ class SyncStatus:
     def from_json(cls, obj: Any) -> SyncStatus:
         if not isinstance(obj, dict):
             raise ValueError("optimism_syncStatus: expected an object")
+
         def l1(key: str) -> L1BlockRef:
             return L1BlockRef.from_json(obj.get(key), key)
 
