@@ -35,6 +35,7 @@ from devnet.genesis import (
     rollup_config,
     write_l2_genesis,
 )
+from devnet.l2_endpoint import L2Endpoint, L2EndpointThread
 from devnet.rollup_node import Deriver, RollupNode, RollupNodeThread, fetch_output, genesis_block_id
 from devnet.sequencer import Sequencer, l1_ref_from_json
 
@@ -80,6 +81,7 @@ class Devnet:
         self.sequencer: Sequencer | None = None
         self.deriver: Deriver | None = None
         self.rollup_node: RollupNodeThread | None = None
+        self.l2_endpoint: L2EndpointThread | None = None
         self._seq_stop = threading.Event()
         self._seq_thread: threading.Thread | None = None
 
@@ -128,6 +130,8 @@ class Devnet:
             "isthmus" if cfg.isthmus else "holocene",
         ]
         self.l2 = start_anvil(l2_args, log_path=cfg.state_dir / "l2-anvil.log")
+        self.l2_endpoint = L2EndpointThread(L2Endpoint(self.l2.url))
+        self.l2_endpoint.start()
         genesis_l2 = genesis_block_id(self.l2.url)
         self.deployment = deploy_l1(
             self.l1.url,
@@ -186,6 +190,9 @@ class Devnet:
         if self.rollup_node is not None:
             self.rollup_node.stop()
             self.rollup_node = None
+        if self.l2_endpoint is not None:
+            self.l2_endpoint.stop()
+            self.l2_endpoint = None
         for node in (self.l2, self.l1):
             if node is not None:
                 node.stop()
@@ -205,6 +212,14 @@ class Devnet:
 
     @property
     def l2_url(self) -> str:
+        """The L2 execution endpoint handed to services: the anvil behind a front that serves
+        ``miner_setMaxDASize`` like op-geth (devnet/l2_endpoint.py)."""
+        self._require(self.l2, "L2 anvil")
+        return str(self._require(self.l2_endpoint, "L2 endpoint").endpoint.url)
+
+    @property
+    def l2_anvil_url(self) -> str:
+        """The L2 anvil itself (sequencer and rollup node use it)."""
         return str(self._require(self.l2, "L2 anvil").url)
 
     @property

@@ -113,52 +113,6 @@ def test_l2oo_proposes_every_interval_and_roots_match_an_independent_recomputati
     assert "Proposer tx successfully published" in svc.tail(200)
 
 
-def test_seed_tutorial_proposer_command_line_runs_unchanged(make_devnet, tmp_path, l1_miner):
-    """Section 十三 of the deployment tutorial, with only URLs, key and L2OO address replaced."""
-    dn = make_devnet(proposer="l2oo")
-    l1_miner.append(dn)
-    info = dn.info()
-    args = [
-        "--poll-interval=12s",
-        "--rpc.port=8560",
-        f"--rollup-rpc={dn.rollup_url}",
-        f"--l2oo-address={info['l2oo_address']}",
-        f"--private-key={info['dev_keys']['proposer']['private_key']}",
-        f"--l1-eth-rpc={dn.l1_url}",
-    ]
-    keep_safe(dn, 12)
-    svc = cli.Service("proposer", *_spawn(args, tmp_path), 8560, 0)
-    try:
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline and cli.last_proposal(dn)[0] == 0:
-            assert svc.alive(), svc.tail()
-            time.sleep(0.5)
-        assert cli.last_proposal(dn)[0] == 1, svc.tail()
-        health = rpc_call("http://127.0.0.1:8560", "health_status")
-        assert isinstance(health, str) and health
-    finally:
-        svc.stop()
-    assert info["dev_keys"]["proposer"]["private_key"][2:] not in svc.tail(500)
-
-
-def _spawn(args: list[str], tmp_path):
-    import os
-    import subprocess
-    import sys
-
-    log_path = tmp_path / "proposer.log"
-    out = open(log_path, "ab")  # noqa: SIM115 - the child owns it
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "proposer.cli", *args],
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    out.close()
-    return proc, log_path
-
-
 @pytest.mark.parametrize("game_type", [0, 1])
 def test_dgf_creates_games_of_the_configured_type_with_the_bond(make_devnet, tmp_path, game_type):
     """Permissionless (0) and permissioned (1) games are created for derived outputs, paying initBonds."""
