@@ -11,16 +11,14 @@ gracefully (tx manager closed first, in-flight txs awaited); a second signal for
 from __future__ import annotations
 
 import os
-import sys
 import time
-from collections.abc import Callable
 from typing import Any
 
 from batcher.admin import register_admin
 from batcher.channel_config import ChannelConfigError, DAConfigSelector, DAType, build_channel_configs
 from batcher.channel_manager import ChannelManager
 from batcher.driver import BatchDriver, DriverConfig
-from batcher.flags import ENV_PREFIX, BatcherConfig, batcher_table, build_batcher_config
+from batcher.flags import BatcherConfig, batcher_table, build_batcher_config
 from batcher.metrics import BatcherMetrics, metric_docs, new_batcher_metrics
 from batcher.throttle import ControllerType, ThrottleError
 from common.derive.rollup_config import RollupConfig
@@ -28,9 +26,8 @@ from common.rpc.active import ActiveL2Provider, StaticL2Provider
 from common.rpc.client import RpcClient
 from common.rpc.eth import EthClient
 from common.rpc.rollup import RollupClient
-from common.service.flags import CliError
-from common.service.lifecycle import CloseApp, report_cli_error, run_service
-from common.service.log import get_logger, setup_logging, warn_unknown_env_vars
+from common.service.lifecycle import CloseApp, service_main
+from common.service.log import get_logger
 from common.service.metrics import (
     BalancePoller,
     MetricsServer,
@@ -265,33 +262,16 @@ class BatcherService:
             await client.close()
 
 
-def main(
-    argv: list[str], environ: dict[str, str] | None = None, out: Callable[[str], object] | None = None
-) -> int:
-    environ = dict(os.environ) if environ is None else environ
-    if argv[:1] == ["doc"]:
-        return doc_main(argv[1:])
-    table = batcher_table(VERSION)
-    boot = setup_logging()
-    try:
-        parsed = table.parse(argv, environ)
-    except CliError as err:
-        return report_cli_error(table, err, out=sys.stdout, log=boot)
-
-    async def setup(close: CloseApp) -> BatcherService:
-        cfg = build_batcher_config(parsed)
-        setup_logging(cfg.log)
-        warn_unknown_env_vars(log, ENV_PREFIX, cfg.unknown_env)
-        log.info("Initializing Batch Submitter")
-        service = BatcherService(cfg, close)
-        try:
-            await service.setup()
-        except BaseException:
-            await service.close_clients()
-            raise
-        return service
-
-    return run_service(setup, log=log)
+def main(argv: list[str], environ: dict[str, str] | None = None) -> int:
+    return service_main(
+        batcher_table(VERSION),
+        argv,
+        dict(os.environ) if environ is None else environ,
+        build_config=build_batcher_config,
+        create=BatcherService,
+        init_message="Initializing Batch Submitter",
+        doc=doc_main,
+    )
 
 
 def doc_main(args: list[str]) -> int:

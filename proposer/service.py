@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 from dataclasses import dataclass
 
 from common.derive.sync_status import SyncStatus
@@ -18,9 +17,8 @@ from common.rpc.active import L2Provider, new_l2_provider
 from common.rpc.errors import ExecutionRevertedError
 from common.rpc.eth import EthClient
 from common.rpc.rollup import OutputResponse, RollupClient
-from common.service.flags import CliError
-from common.service.lifecycle import CloseApp, report_cli_error, run_service
-from common.service.log import get_logger, setup_logging, warn_unknown_env_vars
+from common.service.lifecycle import CloseApp, service_main
+from common.service.log import get_logger
 from common.service.metrics import (
     BalancePoller,
     Factory,
@@ -39,7 +37,7 @@ from common.txmgr.signer import from_config as signer_from_config
 from common.txmgr.txmgr import TxCandidate, TxManager
 from proposer import contracts
 from proposer.driver import DriverConfig, Mode, ProposalTx, ProposerDriver, SendResult
-from proposer.flags import ENV_PREFIX, ProposerConfig, build_proposer_config, proposer_table
+from proposer.flags import ProposerConfig, build_proposer_config, proposer_table
 from proposer.metrics import ProposerMetrics
 
 VERSION = "v1.13.0-py0.1.0"
@@ -244,31 +242,20 @@ class ProposerService:
 
 
 def main(argv: list[str], environ: dict[str, str] | None = None) -> int:
-    environ = dict(os.environ) if environ is None else environ
-    if argv[:1] == ["doc"]:
-        return doc_command("op-proposer", argv[1:], _metric_docs)
-    table = proposer_table(VERSION)
-    boot = setup_logging()
-    try:
-        parsed = table.parse(argv, environ)
-    except CliError as err:
-        return report_cli_error(table, err, out=sys.stdout, log=boot)
+    return service_main(
+        proposer_table(VERSION),
+        argv,
+        dict(os.environ) if environ is None else environ,
+        build_config=build_proposer_config,
+        create=_create,
+        init_message="Initializing L2Output Submitter",
+        doc=lambda args: doc_command("op-proposer", args, _metric_docs),
+    )
 
-    async def setup(close: CloseApp) -> ProposerService:
-        cfg = build_proposer_config(parsed)
-        setup_logging(cfg.log)
-        warn_unknown_env_vars(log, ENV_PREFIX, cfg.unknown_env)
-        log.info("Initializing L2Output Submitter")
-        factory = Factory(namespace_for("op_proposer"), new_registry()) if cfg.metrics.enabled else None
-        service = ProposerService(cfg, factory)
-        try:
-            await service.setup()
-        except BaseException:
-            await service.close_clients()
-            raise
-        return service
 
-    return run_service(setup, log=log)
+def _create(cfg: ProposerConfig, close: CloseApp) -> ProposerService:
+    factory = Factory(namespace_for("op_proposer"), new_registry()) if cfg.metrics.enabled else None
+    return ProposerService(cfg, factory)
 
 
 def _metric_docs() -> list[MetricDoc]:

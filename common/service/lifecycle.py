@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import IO, Protocol
+from typing import IO, Protocol, TypeVar
 
-from common.service.flags import CliError, FlagTable, UsageError
-from common.service.log import Logger, get_logger
+from common.service.flags import CliError, FlagTable, ParsedFlags, UsageError
+from common.service.log import LogConfig, Logger, get_logger, setup_logging, warn_unknown_env_vars
 
 
 class Lifecycle(Protocol):
@@ -153,3 +154,63 @@ def run_service(setup: Setup, *, log: Logger | None = None) -> int:
     except KeyboardInterrupt:
         return fail(log, "interrupted")
     return 0
+
+
+class ServiceConfig(Protocol):
+    """What ``service_main`` reads from a service's config."""
+
+    @property
+    def log(self) -> LogConfig: ...
+
+    @property
+    def unknown_env(self) -> tuple[str, ...]: ...
+
+
+class ManagedService(Lifecycle, Protocol):
+    async def setup(self) -> None:
+        """Dial, build and check everything; may fail (``failed to setup: ...``)."""
+        ...
+
+    async def close_clients(self) -> None:
+        """Release connections opened by a setup that failed part-way."""
+        ...
+
+
+C = TypeVar("C", bound=ServiceConfig)
+
+
+def service_main(
+    table: FlagTable,
+    argv: Sequence[str],
+    environ: dict[str, str],
+    *,
+    build_config: Callable[[ParsedFlags], C],
+    create: Callable[[C, CloseApp], ManagedService],
+    init_message: str,
+    doc: Callable[[list[str]], int],
+) -> int:
+    """A Go-style service ``main``: ``doc`` subcommand, flag parsing, logging, unknown-env warnings, setup
+    inside the lifecycle (so config errors read ``failed to setup: invalid CLI flags: ...``), run."""
+    if list(argv[:1]) == ["doc"]:
+        return doc(list(argv[1:]))
+    boot = setup_logging()
+    try:
+        parsed = table.parse(argv, environ)
+    except CliError as err:
+        return report_cli_error(table, err, out=sys.stdout, log=boot)
+    log = get_logger()
+
+    async def setup(close: CloseApp) -> ManagedService:
+        cfg = build_config(parsed)
+        setup_logging(cfg.log)
+        warn_unknown_env_vars(log, table.env_prefix, cfg.unknown_env)
+        log.info(init_message)
+        service = create(cfg, close)
+        try:
+            await service.setup()
+        except BaseException:
+            await service.close_clients()
+            raise
+        return service
+
+    return run_service(setup, log=log)
