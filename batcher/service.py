@@ -256,6 +256,8 @@ class BatcherService:
 
     async def close_clients(self) -> None:
         await self.l1.close()
+        if self.txmgr is not None:
+            await self.txmgr.signer.close()  # a remote signer owns an HTTP session
         if self.l2 is not None:
             await self.l2.close()
         for client in self._throttle_clients.values():

@@ -9,15 +9,15 @@ to the anvil directly.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import threading
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 from aiohttp import web
+
+from devnet.server_thread import ServerThread
 
 log = logging.getLogger("devnet.l2_endpoint")
 
@@ -135,24 +135,9 @@ def _is_ours(req: Any) -> bool:
     return isinstance(req, dict) and req.get("method") == SET_MAX_DA_SIZE
 
 
-class L2EndpointThread:
+class L2EndpointThread(ServerThread):
     """Runs an L2Endpoint on its own event loop in a daemon thread."""
 
     def __init__(self, endpoint: L2Endpoint) -> None:
+        super().__init__(endpoint, "l2-endpoint")
         self.endpoint = endpoint
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="l2-endpoint", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self.endpoint.start(), self._loop).result(timeout=10)
-
-    def stop(self) -> None:
-        if not self._thread.is_alive():
-            return
-        try:
-            asyncio.run_coroutine_threadsafe(self.endpoint.stop(), self._loop).result(timeout=10)
-        finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
-            self._loop.close()

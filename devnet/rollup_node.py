@@ -39,6 +39,7 @@ from common.derive.transaction import BATCHABLE_TX_TYPES, SET_CODE_TX_TYPE, raw_
 from devnet.anvil import rpc_call
 from devnet.genesis import L2_TO_L1_MESSAGE_PASSER_ADDRESS
 from devnet.sequencer import l1_ref_from_json, l2_ref_from_json
+from devnet.server_thread import ServerThread
 
 log = logging.getLogger("devnet.rollup_node")
 
@@ -572,27 +573,12 @@ class RollupNode:
         }
 
 
-class RollupNodeThread:
+class RollupNodeThread(ServerThread):
     """Runs a RollupNode on its own event loop in a daemon thread (for the CLI and for pytest)."""
 
     def __init__(self, node: RollupNode) -> None:
+        super().__init__(node, "rollup-node")
         self.node = node
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="rollup-node", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self.node.start(), self._loop).result(timeout=10)
-
-    def stop(self) -> None:
-        if not self._thread.is_alive():
-            return
-        try:
-            asyncio.run_coroutine_threadsafe(self.node.stop(), self._loop).result(timeout=10)
-        finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
-            self._loop.close()
 
 
 def genesis_block_id(l2_url: str) -> BlockID:

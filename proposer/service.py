@@ -236,9 +236,8 @@ class ProposerService:
         await self.l1.close()
         if self.rollup is not None:
             await self.rollup.close()
-        close_signer = getattr(self.signer, "close", None)
-        if close_signer is not None:  # a remote signer owns an HTTP session
-            await close_signer()
+        if self.signer is not None:
+            await self.signer.close()
 
 
 def main(argv: list[str], environ: dict[str, str] | None = None) -> int:

@@ -57,6 +57,10 @@ class Signer(Protocol):
         """Return the signed transaction envelope (blob txs without sidecar)."""
         ...
 
+    async def close(self) -> None:
+        """Release what the signer holds (a remote signer's HTTP session)."""
+        ...
+
 
 def _to_checksum(address: bytes) -> str:
     return str(to_checksum_address(address))
