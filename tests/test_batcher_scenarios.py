@@ -36,9 +36,10 @@ from tests.test_batcher_e2e import (
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.slow]
 
 NOT_THE_INBOX = bytes.fromhex("00000000000000000000000000000000000000aa")
-OUTAGE_SECONDS = 10.0
-"""Endpoint outage length. 30 s outages behave the same (measured: both pass, safe head back 0.8 s after
-the endpoint returns): the batcher retries every poll interval and keeps no state that ages meanwhile."""
+OUTAGE_SECONDS = 30.0
+"""Endpoint outage length, as the issue asks: the batcher retries every poll interval and keeps no state that
+ages meanwhile."""
+L1_FAILURES = ("Failed to query L1 tip", "Receipt retrieval failed", "failed to get balance of account")
 
 
 @pytest.fixture(scope="module")
@@ -197,8 +198,11 @@ def test_an_endpoint_outage_is_ridden_out_and_the_safe_head_catches_up(
                 time.sleep(0.5)
             assert svc.alive(), svc.tail(40)
             assert dn.deriver.safe.number == stuck_at  # nothing reached L1 meanwhile
-            failure = "could not get sync status" if endpoint == "rollup" else "Failed to query L1 tip"
-            assert failure in svc.tail(4000), svc.tail(40)
+            # With a tx in flight and max-pending-tx reached the batcher does not ask for the L1 tip (like
+            # Go, whose queue blocks); the receipt and balance pollers then show the outage instead.
+            failures = L1_FAILURES if endpoint == "l1" else ("could not get sync status",)
+            logged = svc.tail(20_000)
+            assert any(f in logged for f in failures), svc.tail(40)
             proxy.up()
             started = time.monotonic()
             wait_safe_catches_up(dn, svc)
