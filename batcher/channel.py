@@ -5,7 +5,8 @@ Life of a channel::
     add_block ...  (until the channel out rejects a block or reports full)
     check_timeout(l1_head)  (a deadline passed => full)
     output_frames()         (full => close and emit every frame; else only the ready ones)
-    next_tx_data() ...      (frames leave in order, 1 per calldata tx, up to N per blob tx)
+    next_tx_data() ...      (once closed and verified: frames leave in order, 1 per calldata tx, up to
+                             N per blob tx)
     tx_confirmed / tx_failed (failure rewinds the frame cursor to the failed tx's first frame)
 
 A channel is *full* once it has a :class:`CloseReason`; it then never takes another block. Its
@@ -322,10 +323,10 @@ class Channel:
         return len(self.frames) - self._frame_cursor
 
     def has_tx_data(self) -> bool:
-        """Calldata: any frame. Blobs: a full tx of target-num-frames frames, or the tail once full."""
-        if self.is_full or not self.config.use_blobs:
-            return self.pending_frames > 0
-        return self.pending_frames >= self.config.target_num_frames
+        """Frames leave only once the channel is closed, so every frame is decoded and checked against
+        its blocks before it is sent (Go sends ready calldata frames of an open channel; the safe head
+        waits for the last frame either way)."""
+        return self.is_full and self.pending_frames > 0
 
     def next_tx_data(self) -> TxData:
         """Hand out the next frames as one tx and remember them as pending under a fresh TxID."""

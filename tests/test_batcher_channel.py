@@ -173,15 +173,19 @@ def test_full_channel_outputs_every_frame_and_the_last_is_marked():
     assert ch.output_bytes == 2700
 
 
-def test_not_full_channel_only_emits_ready_frames():
-    """A streaming channel out hands over whole frames before close, never a last frame."""
+def test_not_full_channel_emits_ready_frames_but_sends_none_before_close():
+    """A streaming channel out hands over whole frames before close, never a last frame; none of them
+    leaves before the channel is closed (and so verified)."""
     ch = new_channel(calldata_config(target_num_frames=5), streaming=True)
     for b in make_chain(4):
         ch.add_block(b)
     assert ch.output_frames() is False
     assert [len(f.data) for f in ch.frames] == [977]
     assert not ch.frames[0].is_last
-    assert ch.has_tx_data()
+    assert not ch.has_tx_data()
+    ch.terminate()
+    assert ch.output_frames() is True
+    assert ch.has_tx_data() and ch.next_tx_data().frames[0] == ch.frames[0]
 
 
 def test_calldata_tx_carries_one_frame_prefixed_with_the_version_byte():
@@ -196,8 +200,8 @@ def test_calldata_tx_carries_one_frame_prefixed_with_the_version_byte():
     assert str(tx.id) == f"{ch.id.hex()}:0"
 
 
-def test_blob_channel_waits_for_target_frames_unless_full():
-    """Not-full blob channels only have tx data once target_num_frames frames are ready."""
+def test_blob_channel_holds_ready_frames_until_closed():
+    """An open blob channel holds its ready frames; once closed they go out target_num_frames per tx."""
     cfg = calldata_config(use_blobs=True, target_num_frames=3)
     ch = new_channel(cfg, streaming=True)
     for b in make_chain(7):  # 2100 bytes: two ready frames of 977
