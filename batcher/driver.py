@@ -13,11 +13,12 @@ talks to it through queues of small messages:
   task per endpoint (latest value wins; method-not-found-class errors shut the service down);
 * ``flush`` / ``stop`` arrive as messages too.
 
-The pieces live next door: :mod:`batcher.publisher` (tx data -> candidates; the compressing call runs
-in a worker thread so the RPC server stays responsive while a multi-blob channel is compressed),
-:mod:`batcher.channel_events` (manager events -> Go's logs and metrics, closed-channel verification),
-:mod:`batcher.throttling` (the throttle loop and endpoint calls), :mod:`batcher.clients` (what the
-driver needs from the L1/L2/rollup clients and the tx manager).
+The pieces live next door: :mod:`batcher.block_loader` (sync status -> sync actions -> L2 blocks into the
+manager, reorgs, recovery of channels already on L1; it runs in the state task), :mod:`batcher.publisher`
+(tx data -> candidates; the compressing call runs in a worker thread so the RPC server stays responsive
+while a multi-blob channel is compressed), :mod:`batcher.channel_events` (manager events -> Go's logs and
+metrics, closed-channel verification), :mod:`batcher.throttling` (the throttle loop and endpoint calls),
+:mod:`batcher.clients` (what the driver needs from the L1/L2/rollup clients and the tx manager).
 
 Better than Go: every closed channel is decoded back and compared with its blocks (a mismatch stops
 publishing with a CRIT log and ``channel_verify_failures_total``: posting it would only burn fees); after
@@ -40,21 +41,18 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from batcher.block_loader import BlockLoader
 from batcher.channel import TxData, TxID
 from batcher.channel_config import GasPriceCaps
-from batcher.channel_events import ChannelEventReporter, pending_raw_bytes
-from batcher.channel_manager import ChannelManager, ReorgDetected
+from batcher.channel_events import ChannelEventReporter
+from batcher.channel_manager import ChannelManager
 from batcher.clients import L1Like, L2Endpoints, TxManagerLike
 from batcher.metrics import BatcherMetrics
 from batcher.publisher import TxDataRequest, next_tx_data, tx_candidate
-from batcher.recovery import channels_on_l1, find_recent_tx_block
-from batcher.sync_actions import BlockRange, OutOfSync, compute_sync_actions
 from batcher.throttle import ControllerType, PIDConfig, ThrottleConfig, ThrottleController, ThrottleParams
 from batcher.throttling import ThrottleCall, ThrottleLoop
-from common.derive.block_ref import BlockID, L1BlockRef
-from common.derive.l2_block import BlockError, BlockInput, block_from_rpc
+from common.derive.block_ref import BlockID
 from common.derive.rollup_config import RollupConfig
-from common.derive.sync_status import SyncStatus
 from common.rpc.errors import RpcError
 from common.rpc.types import Header
 from common.service.log import get_logger
@@ -63,14 +61,8 @@ from common.txmgr.txmgr import TxCandidate, is_already_reserved
 
 log = get_logger("batcher")
 
-LOAD_CHUNK = 100
-"""Blocks loaded between publish passes (Go signals publishing every 100 loaded blocks)."""
-FETCH_CONCURRENCY = 8
-"""L2 blocks fetched at once."""
 STEP_BUDGET = 16
 """Txs handed out before the state task yields to the event loop (max-pending-tx 0 can mean many)."""
-RECOVERY_MAX_DEPTH = 256
-"""L1 blocks read back at most at startup to find the batcher's own channels."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +152,18 @@ class BatchDriver:
             call=throttle_call,
             close_app=self._close_app,
         )
+        self.loader = BlockLoader(
+            cfg,
+            rollup=rollup,
+            l1=l1,
+            l2=l2,
+            txmgr=txmgr,
+            manager=manager,
+            metrics=metrics,
+            throttling=self.throttling,
+            publish=lambda: self.publish_step(ignore_max_duration=True),
+            stop_event=lambda: self._stopping,
+        )
         self.events = ChannelEventReporter(manager, metrics, rollup)
         metrics.set_pending_da_source(lambda: float(self.mgr.pending_da_bytes))
         self._inbox: asyncio.Queue[_Msg] = asyncio.Queue()
@@ -173,10 +177,6 @@ class BatchDriver:
         self._as_blob: dict[TxID, bool] = {}
         self._txpool = TxpoolState.GOOD
         self._txpool_blob = False
-        self._prev_current_l1 = L1BlockRef.zero()
-        self._backlog = 0
-        self._recover_pending = cfg.recover_from_l1
-        self._last_status: SyncStatus | None = None
         self._flush_pending = False
 
     # ---- lifecycle --------------------------------------------------------------------------------
@@ -202,14 +202,14 @@ class BatchDriver:
         self._stopping = asyncio.Event()
         log.info("Starting Batch Submitter")
         try:
-            await self._clear_state_with_retry()
+            await self.loader.clear_state_with_retry()
             await self._wait_l2_genesis()
             if self.cfg.wait_node_sync:
-                await self.wait_node_sync()
+                await self.loader.wait_node_sync()
         except BaseException:
             self._running = False
             raise
-        self._recover_pending = self.cfg.recover_from_l1
+        self.loader.recover_pending = self.cfg.recover_from_l1
         self._queue = Queue(self.txmgr, self.cfg.max_pending_tx)
         self._spawn(self._state_loop(), "batcher-state")
         self._spawn(self._sender_loop(), "batcher-sender")
@@ -277,68 +277,12 @@ class BatchDriver:
         self._flush_pending = True
         self._inbox.put_nowait(_Flush())
 
-    # ---- startup helpers --------------------------------------------------------------------------
-
-    async def _sync_status(self) -> SyncStatus:
-        rollup = await self.l2.rollup_client()
-        status: SyncStatus = await asyncio.wait_for(rollup.sync_status(), self.cfg.network_timeout)
-        return status
-
-    async def _clear_state_with_retry(self) -> None:
-        while True:
-            try:
-                status = await self._sync_status()
-            except (RpcError, TimeoutError, OSError) as exc:
-                log.warn("Failed to get sync status for clearing state, retrying", err=str(exc))
-                await asyncio.sleep(self.cfg.clear_retry_interval)
-                continue
-            self._clear_state(status.local_safe_l2.l1_origin)
-            return
-
-    def _clear_state(self, l1_origin: BlockID) -> None:
-        log.info("Clearing state")
-        log.info("Clearing state with safe L1 origin", origin=l1_origin.number)
-        self.mgr.clear(l1_origin)
-        self._prev_current_l1 = L1BlockRef.zero()
-        self.metrics.clear_all_state()
-        log.info("State cleared")
+    # ---- startup ----------------------------------------------------------------------------------
 
     async def _wait_l2_genesis(self) -> None:
         while (wait := self.rollup.genesis_l2_time - self.clock()) > 0:
             log.info("Waiting for L2 genesis", genesis_time=self.rollup.genesis_l2_time)
             await asyncio.sleep(min(wait, 30.0))
-
-    async def wait_node_sync(self) -> None:
-        """Go §4.11: wait until the rollup node's current L1 reaches the batcher's latest L1 tx (or head)."""
-        head = (await self.l1.header("latest")).number
-        target = head
-        if self.cfg.check_recent_txs_depth > 0:
-            log.info("Checking for recently submitted batcher transactions on L1")
-            target, found = await find_recent_tx_block(
-                self.l1, self.txmgr.from_address, head, self.cfg.check_recent_txs_depth
-            )
-            log.info(
-                "Checked for recently submitted batcher transactions on L1",
-                l1_head=head,
-                l1_recent=target,
-                found=found,
-            )
-        while not self._stopping.is_set():
-            status = await self._sync_status()
-            if status.current_l1.number >= target:
-                log.info(
-                    "rollup current L1 block target reached",
-                    current_l1=status.current_l1.number,
-                    target=target,
-                )
-                return
-            log.info(
-                "rollup current L1 block still behind target, retrying",
-                current_l1=status.current_l1.number,
-                target=target,
-            )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.cfg.node_sync_poll_interval)
 
     # ---- the state task ---------------------------------------------------------------------------
 
@@ -382,143 +326,8 @@ class BatchDriver:
         return get.result() if get.done() and not get.cancelled() else None
 
     async def load_step(self) -> None:
-        """One tick of the block-loading loop (Go §4.2 steps 1-3)."""
-        try:
-            status = await self._sync_status()
-        except (RpcError, TimeoutError, OSError) as exc:
-            log.warn("could not get sync status, retrying on next tick", err=str(exc))
-            return
-        if status.head_l1 == L1BlockRef.zero():
-            log.info("Received empty sync status, backing off")
-            return
-        actions = compute_sync_actions(
-            status, self._prev_current_l1, self.mgr.blocks_in_state(), self.mgr.channels
-        )
-        if isinstance(actions, OutOfSync):
-            log.warn("Sequencer is out of sync, retrying next tick.", reason=actions.reason.value)
-            return
-        self._prev_current_l1 = status.current_l1
-        self._last_status = status
-        if actions.reason.is_warning:
-            log.warn(actions.reason.value, actions=str(actions))
-        elif actions.blocks_to_load is not None:
-            log.debug(actions.reason.value, actions=str(actions))
-        if actions.clear_state is not None:
-            self.metrics.clear_all_state()
-        block_range = self.mgr.apply_sync_actions(actions)
-        self._record_sync(status)
-        if block_range is not None and not await self._load_range(block_range):
-            return
-        if self._recover_pending:
-            self._recover_pending = False
-            await self._recover(status)
-        self.throttling.signal(self.mgr.unsafe_da_bytes, loaded=block_range is not None)
-
-    def _record_sync(self, status: SyncStatus) -> None:
-        safe, unsafe = status.local_safe_l2, status.unsafe_l2
-        self.metrics.record_safe_lag(unsafe.number - safe.number, unsafe.timestamp - safe.timestamp)
-        blocks = self.mgr.blocks
-        if self.mgr.pending_blocks > 0:
-            oldest = blocks[self.mgr.block_cursor].l1_origin.number
-            margin = oldest + self.rollup.seq_window_size - status.head_l1.number
-            self.metrics.seq_window_margin.set(margin)
-
-    async def _load_range(self, block_range: BlockRange) -> bool:
-        """Load [start, end] in chunks, publishing between chunks; False after an error or reorg."""
-        if block_range.end > block_range.start:
-            log.info(
-                "Loading range of multiple blocks into state", start=block_range.start, end=block_range.end
-            )
-        start = block_range.start
-        while start <= block_range.end and not self._stopping.is_set():
-            end = min(start + LOAD_CHUNK - 1, block_range.end)
-            self._backlog = block_range.end - end
-            try:
-                blocks = await self._fetch_blocks(start, end)
-                for block in blocks:
-                    self._add_block(block)
-            except ReorgDetected as exc:
-                log.warn("Found L2 reorg", block_number=exc.number)
-                log.warn("error loading blocks, clearing state and waiting for node sync", err=str(exc))
-                await self._reset_after_reorg()
-                return False
-            except (RpcError, BlockError, TimeoutError, OSError) as exc:
-                log.warn("error loading blocks, retrying on next tick", err=str(exc))
-                return False
-            self.metrics.pending_blocks_bytes_current.set(pending_raw_bytes(self.mgr))
-            if blocks:
-                last = blocks[-1]
-                self.metrics.record_l2_ref(
-                    "loaded", last.number, last.timestamp, last.hash, last.l1_origin, last.sequence_number
-                )
-            if end < block_range.end:
-                self.throttling.signal(self.mgr.unsafe_da_bytes, loaded=True)
-                if not self._recover_pending:  # recovery must see the blocks before any channel opens
-                    await self.publish_step(ignore_max_duration=True)
-            start = end + 1
-        self._backlog = 0
-        return True
-
-    async def _fetch_blocks(self, start: int, end: int) -> list[BlockInput]:
-        eth = await self.l2.eth_client()
-        sem = asyncio.Semaphore(FETCH_CONCURRENCY)
-        chain_id = self.rollup.l2_chain_id
-
-        async def one(n: int) -> BlockInput:
-            async with sem:
-                obj = await asyncio.wait_for(eth.block_json(n, full_txs=True), self.cfg.network_timeout)
-            return block_from_rpc(obj, chain_id)
-
-        return list(await asyncio.gather(*(one(n) for n in range(start, end + 1))))
-
-    def _add_block(self, block: BlockInput) -> None:
-        self.mgr.add_l2_block(block)
-        self.metrics.pending_blocks_bytes_total.inc(block.raw_size_estimate)
-        log.info(
-            "Added L2 block to local state",
-            block=f"{block.number}",
-            tx_count=len(block.transactions),
-            time=block.timestamp,
-        )
-
-    async def _reset_after_reorg(self) -> None:
-        try:
-            await self.wait_node_sync()
-        except (RpcError, TimeoutError, OSError) as exc:
-            log.warn("error waiting for node sync", err=str(exc))
-        try:
-            status = await self._sync_status()
-            self._clear_state(status.local_safe_l2.l1_origin)
-        except (RpcError, TimeoutError, OSError) as exc:
-            log.warn("failed to clear state after reorg", err=str(exc))
-
-    async def _recover(self, status: SyncStatus) -> None:
-        """Mark channels this batcher already completed on L1 (after the node's current L1) as submitted."""
-        head = status.head_l1.number
-        first = max(status.current_l1.number + 1, head - RECOVERY_MAX_DEPTH)
-        if self.mgr.pending_blocks == 0 or first > head:
-            return
-        try:
-            found = await channels_on_l1(
-                self.l1, self.rollup, self.txmgr.from_address, first, head, self.l1.blobs
-            )
-        except (RpcError, TimeoutError, OSError, ValueError, KeyError) as exc:
-            log.warn("Could not read own recent batcher txs, not recovering", err=str(exc))
-            return
-        for reason in found.skipped:
-            log.info("Recovery skipped", reason=reason)
-        if not found.channels:
-            return
-        result = self.mgr.recover_submitted(found.channels)
-        self.metrics.channels_recovered.inc(result.channels_recovered)
-        self.metrics.blocks_recovered.inc(result.blocks_skipped)
-        log.info(
-            "Recovered channels already on L1",
-            channels=result.channels_recovered,
-            blocks=result.blocks_skipped,
-            l1_blocks_read=found.l1_blocks_read,
-            stopped=result.stopped,
-        )
+        """One tick of the block-loading loop (Go §4.2 steps 1-3); see :mod:`batcher.block_loader`."""
+        await self.loader.load_step()
 
     # ---- publishing -------------------------------------------------------------------------------
 
@@ -557,7 +366,7 @@ class BatchDriver:
                 force_publish=force,
                 gas_prices=prices,
                 ignore_max_channel_duration=ignore_max_duration,
-                backlog_blocks=self._backlog,
+                backlog_blocks=self.loader.backlog,
             )
             # Filling a channel compresses (seconds for a multi-blob brotli-10 span channel) and closing
             # one decodes it back; zlib and brotli release the GIL, so a worker thread keeps the RPC

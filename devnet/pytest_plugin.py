@@ -98,7 +98,7 @@ def channel_bytes(dn: Devnet, first: int, last: int, *, span: bool) -> bytes:
     """zlib channel of the batches for L2 blocks first..last (one span batch, or one singular each)."""
     from common.derive.batch import rlp_string
     from common.derive.singular_batch import SingularBatch
-    from common.derive.span_batch import SpanBatchBuilder
+    from common.derive.span_batch_builder import SpanBatchBuilder
 
     blocks = l2_block_inputs(dn, first, last)
     if span:

@@ -576,11 +576,12 @@ async def test_wait_node_sync_waits_until_the_node_has_read_the_batchers_latest_
     chain = FakeChain()
     chain.extend(6)
     driver, l1, _, _ = make_driver(chain)
-    driver.cfg = replace(driver.cfg, check_recent_txs_depth=10, node_sync_poll_interval=0.01)
+    loader = driver.loader
+    loader.cfg = replace(loader.cfg, check_recent_txs_depth=10, node_sync_poll_interval=0.01)
     chain.l1_head = 20
     l1.txs = [(14, b"x")]
     chain.current_l1 = 12
-    task = asyncio.create_task(driver.wait_node_sync())
+    task = asyncio.create_task(loader.wait_node_sync())
     await asyncio.sleep(0.05)
     assert not task.done()
     chain.current_l1 = 14

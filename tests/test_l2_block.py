@@ -16,7 +16,7 @@ from common.derive.fastlz import estimated_da_size, flz_compress_len
 from common.derive.l1_info import L1Info, L1InfoLayout, l1_info_deposit_tx_bytes
 from common.derive.l2_block import BlockError, block_from_rpc
 from common.derive.singular_batch import SingularBatch
-from common.derive.span_batch import SpanBatchBuilder
+from common.derive.span_batch_builder import SpanBatchBuilder
 from tests.test_transaction import CHAIN_ID, KINDS, deposit_json, signed_fixture
 
 L1_HASH = bytes.fromhex("c0" * 32)

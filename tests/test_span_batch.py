@@ -10,21 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from common.derive.batch import BatchError, SpanBatchError, UnsupportedBatchTypeError, decode_batch
+from common.derive.bitlist import bits_of, bits_to_int, encode_bitlist, read_bitlist
 from common.derive.singular_batch import SingularBatch
-from common.derive.span_batch import (
-    MAX_SPAN_BATCH_ELEMENT_COUNT,
-    SpanBatch,
-    SpanBatchBuilder,
-    bits_of,
-    bits_to_int,
-    encode_bitlist,
-    put_uvarint,
-    read_bitlist,
-    read_uvarint,
-    span_batch_from_blocks,
-    uvarint_size,
-)
+from common.derive.span_batch import MAX_SPAN_BATCH_ELEMENT_COUNT, SpanBatch
+from common.derive.span_batch_builder import SpanBatchBuilder, span_batch_from_blocks
 from common.derive.transaction import Authorization, Transaction
+from common.derive.uvarint import put_uvarint, read_uvarint, uvarint_size
 
 CHAIN_ID = 901
 GENESIS = 1_700_000_000

@@ -16,19 +16,15 @@ import pytest
 from eth_account import Account
 
 from common.derive.batch import UnsupportedBatchTypeError, decode_batch
+from common.derive.bitlist import bits_of, read_bitlist
 from common.derive.blob import decode_blob
 from common.derive.channel import read_channel
 from common.derive.frame import parse_frame, parse_frames
 from common.derive.singular_batch import SingularBatch
-from common.derive.span_batch import (
-    SpanBatch,
-    SpanBatchBuilder,
-    bits_of,
-    decode_span_batch_prefix,
-    read_bitlist,
-    read_uvarint,
-)
+from common.derive.span_batch import SpanBatch, decode_span_batch_prefix
+from common.derive.span_batch_builder import SpanBatchBuilder
 from common.derive.transaction import decode_transaction
+from common.derive.uvarint import read_uvarint
 
 VECTORS = Path("/work/shared/vectors")
 pytestmark = pytest.mark.skipif(not VECTORS.is_dir(), reason="shared vectors not present")

@@ -47,7 +47,7 @@ from common.derive.frame import CHANNEL_ID_LENGTH, FRAME_OVERHEAD, MAX_FRAME_LEN
 from common.derive.l2_block import BlockInput
 from common.derive.rollup_config import RollupConfig
 from common.derive.singular_batch import SingularBatch
-from common.derive.span_batch import SpanBatchBuilder
+from common.derive.span_batch_builder import SpanBatchBuilder
 
 BROTLI_MAX_QUALITY = 11
 
