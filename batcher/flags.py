@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from batcher.channel_config import COMPRESSION_ALGOS, COMPRESSORS
 from batcher.throttle import CONTROLLER_TYPES, ControllerType, PIDConfig, ThrottleConfig, ThrottleError
+from common.rpc.errors import redact_url
 from common.service.flags import (
     SECOND,
     Command,
@@ -416,8 +418,40 @@ def _altda_flags() -> tuple[Flag, ...]:
     )
 
 
+PYTHON_ADDITION = "Python addition, not in Go op-batcher."
+"""Opens the usage text of every flag Go does not have (the docs' "Python vs Go" column repeats it)."""
+
+
+def _addition_flags() -> tuple[Flag, ...]:
+    """Flags of this implementation that Go does not have; registered after all of Go's."""
+    return (
+        Flag(
+            "l1-beacon",
+            FlagKind.STRING,
+            f"{PYTHON_ADDITION} Beacon API URL that restart recovery reads the blobs of the batcher's own "
+            "blob txs from (GET /eth/v1/beacon/blobs), so blob channels already on L1 are not posted "
+            "again. Empty: ask the L1 node (anvil_getBlobsByTransactionHash, devnets only).",
+            default="",
+            env=_env("L1_BEACON"),
+        ),
+    )
+
+
+def _check_beacon_url(url: str) -> None:
+    """--l1-beacon must be an http(s) URL with a host (the value is not echoed: it may hold a key)."""
+    if not url:
+        return
+    try:
+        parts = urlsplit(url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"l1-beacon must be an http(s) URL, got {redact_url(url)}")
+
+
 def batcher_flags() -> tuple[Flag, ...]:
-    """Every op-batcher flag in Go registration order."""
+    """Every op-batcher flag in Go registration order, then this implementation's additions."""
     return (
         *_core_flags(),
         *_throttle_flags(),
@@ -427,6 +461,7 @@ def batcher_flags() -> tuple[Flag, ...]:
         *pprof_flags(ENV_PREFIX),
         *txmgr_flags(ENV_PREFIX, with_blob_tip_cap=True),
         *_altda_flags(),
+        *_addition_flags(),
     )
 
 
@@ -498,6 +533,8 @@ class BatcherConfig:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     pprof: PprofConfig = field(default_factory=PprofConfig)
     altda: AltDAConfig = field(default_factory=AltDAConfig)
+    l1_beacon: str = ""
+    """``--l1-beacon`` (Python addition): beacon API URL for restart recovery's blob reads; empty = none."""
     unknown_env: tuple[str, ...] = ()
     """``OP_BATCHER_*`` env names no flag declares; the service logs WARN ``Unknown env var`` for each."""
 
@@ -561,6 +598,7 @@ def _read(parsed: ParsedFlags) -> BatcherConfig:
             get_timeout=g.seconds("altda.get-timeout"),
             max_concurrent_da_requests=g.get_int("altda.max-concurrent-da-requests"),
         ),
+        l1_beacon=g.get_str("l1-beacon"),
         unknown_env=parsed.unknown_env,
     )
 
@@ -605,6 +643,7 @@ def check_batcher_config(cfg: BatcherConfig, parsed: ParsedFlags) -> None:
     cfg.pprof.check()
     check_txmgr_flags(parsed)
     cfg.rpc.check()
+    _check_beacon_url(cfg.l1_beacon)
 
 
 def build_batcher_config(parsed: ParsedFlags) -> BatcherConfig:

@@ -10,13 +10,17 @@
   restart resubmits nothing already on L1.
 * :func:`verify_channel`: decode a channel's frames (frames -> channel -> batches -> blocks) and compare
   them with the blocks put in, before the channel is sent.
+* :class:`RecoveryBlobs`: where recovery reads the blobs of its blob txs: the beacon API
+  (``--l1-beacon``, a Python addition), else the L1 node's ``anvil_getBlobsByTransactionHash`` (devnets),
+  else nowhere (logged once: blob channels are then resubmitted, as Go does).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from batcher.channel import L2Block
 from batcher.channel_manager import ChannelOnL1, block_number_at
@@ -29,8 +33,15 @@ from common.derive.rollup_config import RollupConfig
 from common.derive.singular_batch import SingularBatch
 from common.derive.span_batch import SpanBatch
 from common.derive.transaction import TransactionError
+from common.rpc.beacon import BeaconClient, BeaconError
+from common.rpc.errors import RpcResponseError
+from common.service.log import get_logger
+
+log = get_logger("batcher")
 
 BLOB_TX_TYPE = 3
+BEACON_RETRY_AFTER = 60.0
+"""Seconds recovery leaves an unreachable beacon endpoint alone (each try could cost a full timeout)."""
 
 
 class NonceSource(Protocol):
@@ -43,6 +54,27 @@ class L1Reader(NonceSource, Protocol):
 
 BlobFetcher = Callable[[bytes], Awaitable[list[bytes]]]
 """tx hash -> the tx's blobs (e.g. ``anvil_getBlobsByTransactionHash``); may raise if unsupported."""
+
+
+@dataclass(frozen=True, slots=True)
+class BlobTxRef:
+    """What finding a blob tx's blobs needs: the tx, its L1 block (number and time), its blob hashes."""
+
+    tx_hash: bytes
+    block_number: int
+    block_time: int
+    versioned_hashes: tuple[bytes, ...]
+
+
+@runtime_checkable
+class TxBlobSource(Protocol):
+    """Serves the blobs of a blob tx, ordered like its versioned hashes."""
+
+    async def tx_blobs(self, ref: BlobTxRef) -> list[bytes]: ...
+
+
+class BlobsUnavailableError(RuntimeError):
+    """No configured source gave a blob tx's blobs; the message says what each source answered."""
 
 
 # ---- nonce search ----------------------------------------------------------------------------------------
@@ -220,16 +252,46 @@ def _is_batcher_tx(tx: Any, sender: bytes, inbox: bytes) -> bool:
         return False
 
 
-async def _tx_frames(tx: dict[str, Any], fetch_blobs: BlobFetcher | None) -> list[Frame]:
+async def _tx_frames(
+    tx: dict[str, Any], block_number: int, block_time: int, blobs: TxBlobSource | None
+) -> list[Frame]:
     """Frames carried by one batcher tx (calldata, or each blob)."""
     if json_uint(tx.get("type", "0x0"), "type") == BLOB_TX_TYPE:
-        if fetch_blobs is None:
+        if blobs is None:
             raise ValueError("blob tx but no blob source")
+        hashes = tuple(
+            hex_to_bytes(h, "blobVersionedHashes", 32) for h in tx.get("blobVersionedHashes") or ()
+        )
+        ref = BlobTxRef(hex_to_bytes(tx["hash"], "hash", 32), block_number, block_time, hashes)
+        got = await blobs.tx_blobs(ref)
+        if len(got) != len(hashes):
+            raise ValueError(f"{len(hashes)} blob hashes but {len(got)} blobs were returned")
         frames: list[Frame] = []
-        for blob in await fetch_blobs(hex_to_bytes(tx["hash"], "hash", 32)):
+        for blob in got:
             frames.extend(parse_frames(decode_blob(blob)))
         return frames
     return parse_frames(hex_to_bytes(tx.get("input", tx.get("data", "0x")), "input"))
+
+
+class _ByHash:
+    """Adapts a :data:`BlobFetcher` (tx hash -> blobs) to :class:`TxBlobSource`."""
+
+    def __init__(self, fetch: BlobFetcher) -> None:
+        self.fetch = fetch
+
+    async def tx_blobs(self, ref: BlobTxRef) -> list[bytes]:
+        return await self.fetch(ref.tx_hash)
+
+
+def blob_source_for(l1: object, fetch_blobs: BlobFetcher | TxBlobSource | None) -> TxBlobSource | None:
+    """The source recovery reads blobs from: ``fetch_blobs`` if it is a :class:`TxBlobSource`, else the
+    L1 reader itself if it is one (the service's L1 client with ``--l1-beacon``), else ``fetch_blobs``
+    by tx hash."""
+    if isinstance(fetch_blobs, TxBlobSource):
+        return fetch_blobs
+    if isinstance(l1, TxBlobSource):
+        return l1
+    return _ByHash(fetch_blobs) if fetch_blobs is not None else None
 
 
 async def channels_on_l1(
@@ -238,9 +300,14 @@ async def channels_on_l1(
     sender: bytes,
     first: int,
     last: int,
-    fetch_blobs: BlobFetcher | None = None,
+    fetch_blobs: BlobFetcher | TxBlobSource | None = None,
 ) -> RecoveredChannels:
-    """The batcher's complete channels whose frames lie in L1 blocks [first, last], oldest first."""
+    """The batcher's complete channels whose frames lie in L1 blocks [first, last], oldest first.
+
+    Blobs come from :func:`blob_source_for` (``l1``, ``fetch_blobs``); a tx whose data cannot be read is
+    listed in ``skipped`` with the reason, and its channel is then incomplete (so it is resubmitted).
+    """
+    blob_source = blob_source_for(l1, fetch_blobs)
     numbers = await blocks_with_own_txs(l1, sender, first, last)
     frames: dict[bytes, dict[int, Frame]] = {}
     order: list[bytes] = []
@@ -254,7 +321,7 @@ async def channels_on_l1(
             if not _is_batcher_tx(tx, sender, rollup.batch_inbox_address):
                 continue
             try:
-                tx_frames = await _tx_frames(tx, fetch_blobs)
+                tx_frames = await _tx_frames(tx, n, l1_time, blob_source)
             except (FrameError, BlobError, ValueError, KeyError) as exc:
                 skipped.append(f"tx {tx.get('hash')}: {exc}")
                 continue
@@ -282,3 +349,108 @@ async def channels_on_l1(
             skipped.append(str(exc))
     out.sort(key=lambda c: c.first_block)
     return RecoveredChannels(out, len(numbers), skipped)
+
+
+# ---- where recovery reads blobs -------------------------------------------------------------------------
+
+
+class RecoveryBlobs:
+    """Blobs of the batcher's own blob txs for restart recovery, from the first source that has them:
+
+    1. the beacon API (``--l1-beacon``): block of the tx + its versioned hashes. A failure is logged
+       (WARN once per outage, naming the redacted endpoint); after a transport failure the endpoint is
+       left alone for ``retry_after`` seconds, so a black-holed beacon cannot stall start-up per tx;
+    2. the L1 node (``anvil_getBlobsByTransactionHash``): only anvil serves it; a JSON-RPC error answer
+       (a real EL: method not found) disables it for good;
+    3. none: logged once (WARN ``Blob channels cannot be recovered``); the tx is skipped, so its channel
+       is resubmitted as Go would.
+
+    ``served`` counts the txs each source served (``beacon``, ``node``) and those none could (``none``).
+    """
+
+    def __init__(
+        self,
+        beacon: BeaconClient | None,
+        node_blobs: BlobFetcher | None,
+        *,
+        retry_after: float = BEACON_RETRY_AFTER,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.beacon = beacon
+        self.node_blobs = node_blobs
+        self.retry_after = retry_after
+        self.clock = clock
+        self.served = {"beacon": 0, "node": 0, "none": 0}
+        self._beacon_resting_until = 0.0
+        self._beacon_failing = False
+        self._warned_unrecoverable = False
+
+    async def tx_blobs(self, ref: BlobTxRef) -> list[bytes]:
+        """The tx's blobs, ordered like its versioned hashes; BlobsUnavailableError if no source has them."""
+        reasons: list[str] = []
+        want = len(ref.versioned_hashes)
+        if self.beacon is not None:
+            blobs = await self._from_beacon(self.beacon, ref, reasons)
+            if blobs is not None:
+                self.served["beacon"] += 1
+                return blobs
+        if self.node_blobs is not None:
+            try:
+                blobs = await self.node_blobs(ref.tx_hash)
+            except RpcResponseError as exc:
+                self.node_blobs = None
+                reasons.append(f"the L1 node cannot serve blobs ({exc})")
+            else:
+                if len(blobs) == want:
+                    self.served["node"] += 1
+                    return blobs
+                reasons.append(f"the L1 node returned {len(blobs)} of {want} blobs")
+        self.served["none"] += 1
+        if not reasons:
+            reasons.append("no blob source: set --l1-beacon")
+        detail = "; ".join(reasons)
+        if not self._warned_unrecoverable:
+            self._warned_unrecoverable = True
+            log.warn(
+                "Blob channels cannot be recovered from L1, they will be resubmitted",
+                err=detail,
+                hint="set --l1-beacon to a beacon API endpoint",
+            )
+        raise BlobsUnavailableError(detail)
+
+    async def _from_beacon(
+        self, beacon: BeaconClient, ref: BlobTxRef, reasons: list[str]
+    ) -> list[bytes] | None:
+        """The blobs from the beacon endpoint, or None (with the reason appended) to try the next source."""
+        now = self.clock()
+        if now < self._beacon_resting_until:
+            reasons.append(f"beacon {beacon.endpoint} skipped: unreachable in the last {self.retry_after:g}s")
+            return None
+        try:
+            blobs = await beacon.blobs(ref.block_number, ref.block_time, ref.versioned_hashes)
+        except BeaconError as exc:
+            if exc.transient:
+                self._beacon_resting_until = now + self.retry_after
+            self._beacon_failed(str(exc))
+            reasons.append(str(exc))
+            return None
+        if len(blobs) != len(ref.versioned_hashes):
+            msg = (
+                f"beacon {beacon.endpoint}: {len(blobs)} of {len(ref.versioned_hashes)} blobs "
+                f"for L1 block {ref.block_number}"
+            )
+            self._beacon_failed(msg)
+            reasons.append(msg)
+            return None
+        if self._beacon_failing:
+            self._beacon_failing = False
+            log.info("Beacon endpoint serves blobs again", endpoint=beacon.endpoint)
+        return blobs
+
+    def _beacon_failed(self, detail: str) -> None:
+        if self._beacon_failing:
+            log.debug("Could not read blobs from the beacon endpoint", err=detail)
+            return
+        self._beacon_failing = True
+        fallback = "the L1 node" if self.node_blobs is not None else "no other source"
+        log.warn("Could not read blobs from the beacon endpoint", err=detail, fallback=fallback)

@@ -6,6 +6,10 @@ PID validation, L1 client, L2 endpoint provider (static, or active-sequencer wit
 balance poller, metrics server, driver, JSON-RPC server (admin namespace with ``--rpc.enable-admin``),
 ``info``/``up``; then ``Starting batcher`` and, unless ``--stopped``, the driver. SIGINT/SIGTERM stop it
 gracefully (tx manager closed first, in-flight txs awaited); a second signal forces the stop.
+
+The L1 client is a :class:`BatcherL1Client`: restart recovery (``batcher.recovery.channels_on_l1``, called
+by the driver with this client) reads the blobs of the batcher's own blob txs through its ``tx_blobs``:
+``--l1-beacon`` (a Python addition) first, then ``anvil_getBlobsByTransactionHash``.
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ from batcher.channel_manager import ChannelManager
 from batcher.driver import BatchDriver, DriverConfig
 from batcher.flags import BatcherConfig, batcher_table, build_batcher_config
 from batcher.metrics import BatcherMetrics, metric_docs, new_batcher_metrics
+from batcher.recovery import BlobTxRef, RecoveryBlobs
 from batcher.throttle import ControllerType, ThrottleError
 from common.derive.rollup_config import RollupConfig
 from common.rpc.active import ActiveL2Provider, StaticL2Provider
+from common.rpc.beacon import BeaconClient
 from common.rpc.client import RpcClient
 from common.rpc.eth import EthClient
 from common.rpc.rollup import RollupClient
@@ -49,6 +55,29 @@ class SetupError(RuntimeError):
     """A service-init failure with Go's message prefix."""
 
 
+class BatcherL1Client(EthClient):
+    """The batcher's L1 client; also the blob source of restart recovery (``tx_blobs``).
+
+    With ``beacon_url`` the blobs come from that beacon API, else (or when it fails) from the node's
+    ``anvil_getBlobsByTransactionHash``; see :class:`~batcher.recovery.RecoveryBlobs`.
+    """
+
+    def __init__(
+        self, url: str, *, beacon_url: str = "", timeout: float, metrics: RpcClientMetrics | None = None
+    ) -> None:
+        super().__init__(url, timeout=timeout, metrics=metrics)
+        self.beacon = BeaconClient(beacon_url, timeout=timeout) if beacon_url else None
+        self.recovery_blobs = RecoveryBlobs(self.beacon, self.blobs)
+
+    async def tx_blobs(self, ref: BlobTxRef) -> list[bytes]:
+        return await self.recovery_blobs.tx_blobs(ref)
+
+    async def close(self) -> None:
+        await super().close()
+        if self.beacon is not None:
+            await self.beacon.close()
+
+
 class BatcherService:
     """Owns every component; ``start``/``stop`` are what the lifecycle runner calls."""
 
@@ -58,7 +87,9 @@ class BatcherService:
         self.metrics: BatcherMetrics = new_batcher_metrics()
         self.rpc_metrics = RpcClientMetrics(self.metrics.factory)
         timeout = cfg.txmgr.network_timeout
-        self.l1 = EthClient(cfg.l1_eth_rpc, timeout=timeout, metrics=self.rpc_metrics)
+        self.l1 = BatcherL1Client(
+            cfg.l1_eth_rpc, beacon_url=cfg.l1_beacon, timeout=timeout, metrics=self.rpc_metrics
+        )
         self.l2: StaticL2Provider | ActiveL2Provider | None = None
         self.rollup: RollupConfig | None = None
         self.txmgr: TxManager | None = None
@@ -140,6 +171,8 @@ class BatcherService:
             self.metrics_server = MetricsServer(
                 self.metrics.factory.registry, cfg.metrics.addr, cfg.metrics.port
             )
+        if self.l1.beacon is not None:
+            log.info("Restart recovery reads blobs from the beacon API", endpoint=self.l1.beacon.endpoint)
         if cfg.pprof.enabled:
             log.warn("pprof is not available in the Python op-batcher; ignoring pprof.enabled")
         self.driver = BatchDriver(

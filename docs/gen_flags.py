@@ -56,6 +56,9 @@ BATCHER_NOTES: Mapping[str, str] = {
     "altda.get-timeout": "Parsed only (Alt-DA is not implemented).",
     "altda.max-concurrent-da-requests": "Parsed only (Alt-DA is not implemented).",
     "throttle.controller-type": "`pid` is experimental, as in Go.",
+    "l1-beacon": "Python addition (Go has no such flag: it does not read its channels back at "
+    "restart). Restart recovery reads blob txs' blobs here; unreachable: falls back to the L1 node, "
+    "else the blob channels are resubmitted (WARN `Blob channels cannot be recovered from L1`).",
 }
 
 PROPOSER_NOTES: Mapping[str, str] = {

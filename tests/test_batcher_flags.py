@@ -7,6 +7,7 @@ import pytest
 from batcher.flags import (
     ENV_PREFIX,
     IRREGULAR_ENV,
+    PYTHON_ADDITION,
     BatcherConfig,
     batcher_table,
     build_batcher_config,
@@ -49,6 +50,9 @@ REFERENCE_FLAGS = {
     "altda.get-timeout", "altda.max-concurrent-da-requests",
 }  # fmt: skip
 
+PYTHON_ADDITIONS = {"l1-beacon"}
+"""Flags Go does not have (each marked in its usage text and the docs' "Python vs Go" column)."""
+
 TUTORIAL_ARGV = [
     "--l2-eth-rpc=http://localhost:8545",
     "--rollup-rpc=http://localhost:8547",
@@ -80,9 +84,37 @@ def _error(*extra: str, env: dict[str, str] | None = None) -> str:
 
 
 def test_table_lists_every_reference_flag_and_nothing_unknown():
-    """The table holds exactly the flags of the reference (no removed legacy names, nothing missing)."""
+    """The table holds exactly the reference flags plus our additions (no removed legacy names)."""
     names = {f.name for f in batcher_table().flags}
-    assert names == REFERENCE_FLAGS
+    assert names == REFERENCE_FLAGS | PYTHON_ADDITIONS
+    assert not REFERENCE_FLAGS & PYTHON_ADDITIONS
+
+
+def test_additions_are_marked_and_registered_after_every_go_flag():
+    """Only flags Go lacks open their usage with the addition mark, and they come last in the table."""
+    flags = batcher_table().flags
+    marked = {f.name for f in flags if f.usage.startswith(PYTHON_ADDITION)}
+    assert marked == PYTHON_ADDITIONS
+    assert {f.name for f in flags[-len(PYTHON_ADDITIONS) :]} == PYTHON_ADDITIONS
+
+
+def test_l1_beacon_defaults_to_empty_and_is_set_by_flag_or_env():
+    """--l1-beacon is empty by default; OP_BATCHER_L1_BEACON sets it and the flag wins over the env."""
+    assert _config().l1_beacon == ""
+    env = {"OP_BATCHER_L1_BEACON": "http://beacon:5052"}
+    assert _config(env=env).l1_beacon == "http://beacon:5052"
+    assert _config("--l1-beacon=https://b.example/key", env=env).l1_beacon == "https://b.example/key"
+    assert _config("--l1-beacon", "http://spaced:1").l1_beacon == "http://spaced:1"
+    assert "OP_BATCHER_L1_BEACON" not in _config(env=env).unknown_env
+
+
+@pytest.mark.parametrize("url", ["beacon:5052", "ftp://beacon/", "http://"])
+def test_l1_beacon_must_be_an_http_url_and_the_error_hides_credentials(url):
+    """A non-http(s) or host-less --l1-beacon fails validation; userinfo in it is not echoed."""
+    with_secret = url.replace("//", "//user:hunter2@", 1) if "//" in url else url
+    message = _error(f"--l1-beacon={with_secret}")
+    assert message.startswith("invalid CLI flags: l1-beacon must be an http(s) URL")
+    assert "hunter2" not in message
 
 
 def test_flag_names_are_unique():

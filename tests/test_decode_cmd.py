@@ -543,6 +543,23 @@ def test_unreachable_beacon_exits_1(
     assert "beacon http://127.0.0.1:9" in err
 
 
+@pytest.mark.integration
+@pytest.mark.slow
+def test_unreachable_beacon_error_hides_its_credentials(
+    capsys: pytest.CaptureFixture[str], l1_with_batches: dict[str, Any]
+) -> None:
+    """The exit-1 message names the beacon endpoint and path with userinfo and API key redacted."""
+    env = l1_with_batches
+    key = "0123456789abcdefABCDEF0123"
+    beacon = f"http://user:hunter2@127.0.0.1:9/v3/{key}"
+    code, report, err = run(
+        capsys, "--l1-eth-rpc", env["url"], "--l1-beacon", beacon, "--tx", env["hashes"][1], "--timeout", "3"
+    )
+    assert code == 1 and report is None
+    assert "beacon http://xxxxx@127.0.0.1:9/v3/xxxxx: GET /eth/v1/beacon/blobs/" in err
+    assert "hunter2" not in err and key not in err
+
+
 def test_first_invalid_batch_ends_the_channel_as_derivation_does(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
