@@ -4,8 +4,9 @@ anvil accepts almost any replacement (+5 % replaces a 1559 tx, +10 % a blob tx, 
 pending blob tx) and has no blob fee market (devnet.md §1). This aiohttp server forwards everything to
 anvil but can, on ``eth_sendRawTransaction``, apply geth's tx-pool rules (``replacement transaction
 underpriced`` below +10 % / +100 % for blob txs, ``address already reserved`` when a sender mixes blob and
-non-blob txs, ``already known``), and can inject faults per method: JSON-RPC errors, delays (time-outs),
-dropped connections and rewritten results (fee spikes). It only exists for tests.
+non-blob txs, ``already known``; on request, geth's blob-pool ``nonce too high`` for a gapped nonce), and
+can inject faults per method: JSON-RPC errors, delays (time-outs), dropped connections and rewritten
+results (fee spikes, a lagging pending nonce). It only exists for tests.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from common.txmgr.fees import TxFees, is_valid_replacement
 ERR_REPLACE_UNDERPRICED = "replacement transaction underpriced"
 ERR_ALREADY_RESERVED = "address already reserved"
 ERR_ALREADY_KNOWN = "already known"
+ERR_NONCE_TOO_HIGH = "nonce too high"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +86,12 @@ class FaultyRpc:
 
     upstream: str
     geth_pool_rules: bool = True
+    refuse_gapped_nonces: bool = False
+    """geth's blob pool rule, for any tx: a nonce above the sender's pending nonce gets ``nonce too high``."""
     faults: dict[str, list[Fault]] = field(default_factory=dict)
     overrides: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
+    param_overrides: dict[str, Callable[[list[Any], Any], Any]] = field(default_factory=dict)
+    """Like ``overrides`` but also given the request's params: ``fn(params, result)``."""
     calls: Counter[str] = field(default_factory=Counter)
     accepted: list[PoolTx] = field(default_factory=list)
     rejected: list[tuple[PoolTx, str]] = field(default_factory=list)
@@ -144,6 +150,19 @@ class FaultyRpc:
         else:
             self.overrides["eth_maxPriorityFeePerGas"] = lambda _r: hex(wei)
 
+    def lag_pending_nonce(self, by: int | None) -> None:
+        """A lagging node: ``eth_getTransactionCount(.., "pending")`` answers ``by`` less (None = stop)."""
+        if by is None:
+            self.param_overrides.pop("eth_getTransactionCount", None)
+            return
+
+        def lagging(params: list[Any], result: Any) -> Any:
+            if len(params) > 1 and params[1] == "pending":
+                return hex(max(0, int(result, 16) - by))
+            return result
+
+        self.param_overrides["eth_getTransactionCount"] = lagging
+
     def accepted_at(self, nonce: int) -> list[PoolTx]:
         return [t for t in self.accepted if t.nonce == nonce]
 
@@ -198,6 +217,8 @@ class FaultyRpc:
         reply = await self._upstream(req)
         if "result" in reply and method in self.overrides:
             reply["result"] = self.overrides[method](reply["result"])
+        if "result" in reply and method in self.param_overrides:
+            reply["result"] = self.param_overrides[method](req.get("params") or [], reply["result"])
         if method == "eth_sendRawTransaction" and "result" in reply:
             tx = decode_raw_tx(bytes.fromhex(req["params"][0][2:]))
             self.accepted.append(tx)
@@ -230,13 +251,18 @@ class FaultyRpc:
             ):
                 del self._pool[key]
 
+    async def _pending_nonce(self, sender: bytes) -> int:
+        return int(await self._rpc("eth_getTransactionCount", ["0x" + sender.hex(), "pending"]), 16)
+
     async def _check_pool(self, raw: bytes) -> str | None:
         """geth's txpool answer for ``raw``, or None when geth would accept it."""
         tx = decode_raw_tx(raw)
         await self._prune(tx.sender)
         mine = [t for (s, _), t in self._pool.items() if s == tx.sender]
         refusal: str | None = None
-        if any(t.is_blob != tx.is_blob for t in mine):
+        if self.refuse_gapped_nonces and tx.nonce > await self._pending_nonce(tx.sender):
+            refusal = ERR_NONCE_TOO_HIGH
+        elif any(t.is_blob != tx.is_blob for t in mine):
             refusal = ERR_ALREADY_RESERVED
         else:
             old = self._pool.get((tx.sender, tx.nonce))

@@ -310,3 +310,86 @@ async def test_crafting_a_cell_proof_blob_tx_leaves_the_event_loop_responsive(pr
     assert crafting > 1.0, "too fast to tell (the cell proofs alone take ~2 s)"
     assert max(gaps) < 0.3, f"event loop stalled for {max(gaps):.2f}s during {crafting:.2f}s of crafting"
     assert len(gaps) >= crafting / 0.05
+
+
+def txs_from(node: AnvilNode, address: bytes, first_block: int) -> list[dict[str, Any]]:
+    """Every tx sent by ``address`` in blocks ``first_block``..head, in chain order."""
+    head = int(str(node.call("eth_blockNumber")), 16)
+    out: list[dict[str, Any]] = []
+    for number in range(first_block, head + 1):
+        block = node.call("eth_getBlockByNumber", [hex(number), True])
+        assert isinstance(block, dict)
+        out += [t for t in block["transactions"] if t["from"].lower() == "0x" + address.hex()]
+    return out
+
+
+def logged(caplog: pytest.LogCaptureFixture, msg: str) -> list[dict[str, Any]]:
+    """The fields of each record logged with ``msg``."""
+    return [dict(getattr(r, "go_fields", ())) for r in caplog.records if r.getMessage() == msg]
+
+
+def pool_size(node: AnvilNode) -> int:
+    status = node.call("txpool_status")
+    assert isinstance(status, dict)
+    return int(str(status["pending"]), 16) + int(str(status["queued"]), 16)
+
+
+def rollback_past(node: AnvilNode, block_number: int) -> None:
+    """``anvil_rollback`` to the parent of ``block_number``: anvil forgets the txs it held."""
+    node.call("anvil_rollback", [int(str(node.call("eth_blockNumber")), 16) - block_number + 1])
+
+
+async def test_a_tx_sent_after_its_predecessor_was_rolled_back_takes_the_freed_nonce(prague, caplog):
+    """A confirmed tx is rolled back and forgotten; the next send heals the gap and reuses A's nonce."""
+    caplog.set_level(logging.INFO)
+    async with manager(prague, 9, num_confirmations=1) as (mgr, _eth):
+        addr = mgr.from_address
+        a = await mgr.send(TxCandidate(to=INBOX, data=b"\x00gap A"))
+        a_nonce = chain_nonce(prague, addr) - 1
+        rollback_past(prague, a.block_number)
+        assert prague.call("eth_getTransactionReceipt", ["0x" + a.transaction_hash.hex()]) is None
+        assert chain_nonce(prague, addr) == a_nonce
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        b = await asyncio.wait_for(mgr.send(TxCandidate(to=INBOX, data=b"\x00gap B")), 10.0)
+        took = loop.time() - start
+        tx = prague.call("eth_getTransactionByHash", ["0x" + b.transaction_hash.hex()])
+        assert isinstance(tx, dict) and int(tx["nonce"], 16) == a_nonce and b.status == 1
+        assert took < 5.0
+        assert chain_nonce(prague, addr) == a_nonce + 1
+        assert pool_size(prague) == 0, "a copy of B at another nonce waits in the pool"
+    [warned] = logged(caplog, "Nonce gap detected, resetting nonce")
+    assert (warned["expected"], warned["ours"], warned["lost"]) == (a_nonce, a_nonce + 1, 1)
+
+
+async def test_txs_in_flight_above_a_lost_nonce_keep_their_nonces_and_a_no_op_fills_it(prague, caplog):
+    """B and C are pending when A's block is rolled back: a no-op takes A's nonce, B and C land once each."""
+    caplog.set_level(logging.INFO)
+    async with manager(prague, 40, num_confirmations=1) as (mgr, _eth):
+        addr = mgr.from_address
+        prague.call("anvil_setBalance", ["0x" + addr.hex(), hex(10**21)])
+        a = await mgr.send(TxCandidate(to=INBOX, data=b"\x00gap A"))
+        a_nonce = chain_nonce(prague, addr) - 1
+        prague.call("evm_setAutomine", [False])
+        try:
+            b = await mgr.send_async(TxCandidate(to=INBOX, data=b"\x00gap B"))
+            c = await mgr.send_async(TxCandidate(to=INBOX, data=b"\x00gap C"))
+            await wait_for(lambda: asyncio.to_thread(lambda: pool_size(prague) == 2))
+            rollback_past(prague, a.block_number)
+        finally:
+            prague.call("evm_setAutomine", [True])
+        receipts = await mine_while(prague, asyncio.ensure_future(asyncio.gather(b, c)), every=0.2)
+        assert [r.status for r in receipts] == [1, 1]
+        mined = txs_from(prague, addr, a.block_number)
+        assert [int(t["nonce"], 16) for t in mined] == [a_nonce, a_nonce + 1, a_nonce + 2]
+        filler, *rest = mined
+        assert filler["to"] == "0x" + addr.hex() and filler["input"] == "0x" and int(filler["value"], 16) == 0
+        assert [t["input"] for t in rest] == ["0x" + b"\x00gap B".hex(), "0x" + b"\x00gap C".hex()]
+        await wait_for(lambda: asyncio.sleep(0, not mgr.in_flight_nonces))
+        assert chain_nonce(prague, addr) == a_nonce + 3
+    [warned] = logged(caplog, "Nonce gap detected, filling the lost nonces")
+    assert (warned["expected"], warned["lost"]) == (a_nonce, 1) and warned["ours"] in (
+        a_nonce + 1,
+        a_nonce + 2,
+    )
+    assert [f["nonce"] for f in logged(caplog, "Filled a lost nonce")] == [a_nonce]

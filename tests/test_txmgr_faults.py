@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, generate_latest
 
 from common.derive.blob import encode_blob
 from common.rpc.eth import EthClient
 from common.txmgr.metrics import TxMetrics
+from common.txmgr.nonce_gaps import lost_nonces
 from common.txmgr.send_state import AlreadyReservedError, MempoolDeadlineError, NonceTooLowError, SendState
 from common.txmgr.txmgr import (
     CraftError,
@@ -37,6 +41,7 @@ from tests.test_txmgr_anvil import (
     INBOX,
     dev_signer,
     fast_config,
+    logged,
     mine_while,
     shared_anvil,
     wait_for,
@@ -447,3 +452,82 @@ async def test_dynamic_blob_tip_follows_recent_blob_txs_and_falls_back_to_min_ti
         anvil.call("anvil_mine", [3])
         s = await e.mgr.suggest_gas_price_caps(for_blob=True)
         assert s.blob_tip == 10 * GWEI  # no blob tx in range: min-tip-cap
+
+
+async def test_a_slow_tx_above_our_own_pending_tx_is_not_renumbered_when_the_node_lags(anvil, caplog):
+    """The node's pending nonce lags below two unmined txs of ours: no filler, no renumbering, both land."""
+    caplog.set_level(logging.INFO)
+    async with env(anvil, 42) as e:
+        e.automine(False)
+        b = await e.mgr.send_async(TxCandidate(to=INBOX, data=b"\x00slow B"))
+        c = await e.mgr.send_async(TxCandidate(to=INBOX, data=b"\x00slow C"))
+        await accepted_count(e.proxy, 2)
+        first = min(t.nonce for t in e.proxy.accepted)
+        e.proxy.lag_pending_nonce(2)  # "pending" = B's nonce: C seems to wait on a gap that B holds
+        checks = e.proxy.calls["eth_getTransactionCount"]
+        await asyncio.sleep(2.0)  # four resubmission ticks of 0.5 s, each one checks for gaps
+        assert e.proxy.calls["eth_getTransactionCount"] >= checks + 3, "the gap check did not run"
+        assert len({t.hash for t in e.proxy.accepted}) >= 4, "no bumps happened meanwhile"
+        assert {t.nonce for t in e.proxy.accepted} == {first, first + 1}
+        assert e.mgr.in_flight_nonces == {first, first + 1}
+        e.automine(True)
+        receipts = await mine_while(anvil, asyncio.ensure_future(asyncio.gather(b, c)))
+        assert [r.status for r in receipts] == [1, 1]
+        assert {t.nonce for t in e.proxy.accepted} == {first, first + 1}
+        landed = [anvil.call("eth_getTransactionByHash", ["0x" + r.transaction_hash.hex()]) for r in receipts]
+        assert [(int(t["nonce"], 16), t["input"]) for t in landed] == [
+            (first, "0x" + b"\x00slow B".hex()),
+            (first + 1, "0x" + b"\x00slow C".hex()),
+        ]
+    assert not [r for r in caplog.records if r.getMessage().startswith("Nonce gap detected")]
+
+
+@given(
+    ours=st.integers(0, 40),
+    pending=st.integers(0, 40),
+    in_flight=st.frozensets(st.integers(0, 40), max_size=10),
+)
+def test_lost_nonces_lie_between_the_node_and_our_tx_and_are_held_by_no_send_of_ours(
+    ours, pending, in_flight
+):
+    """Every nonce in [pending, ours) not in flight is lost, nothing else; a held nonce is never refilled."""
+    lost = lost_nonces(ours, pending, in_flight)
+    assert lost == sorted(lost)
+    assert set(lost) == {k for k in range(pending, ours) if k not in in_flight}
+    assert not set(lost) & in_flight
+
+
+async def test_a_tx_refused_as_nonce_too_high_above_a_lost_nonce_is_unblocked_by_a_filler(anvil, caplog):
+    """A rolled-back nonce makes the pool refuse our pending tx as gapped: a no-op fills it, the tx lands."""
+    caplog.set_level(logging.INFO)
+    async with env(
+        anvil, 43, resubmission_timeout=30.0, rebroadcast_interval=0.3, retry_interval=0.1, max_retries=30
+    ) as e:
+        a = await e.mgr.send(TxCandidate(to=INBOX, data=b"\x00high A"))
+        a_nonce = e.proxy.accepted[-1].nonce
+        e.automine(False)
+        b = await e.mgr.send_async(TxCandidate(to=INBOX, data=b"\x00high B"))
+        await accepted_count(e.proxy, 2)
+        e.proxy.refuse_gapped_nonces = True
+        head = int(str(anvil.call("eth_blockNumber")), 16)
+        anvil.call("anvil_rollback", [head - a.block_number + 1])  # anvil forgets A, then prunes B
+        e.automine(True)
+        receipt = await mine_while(anvil, b)  # no bump tick within 30 s: only the nonce-too-high path heals
+        landed = anvil.call("eth_getTransactionByHash", ["0x" + receipt.transaction_hash.hex()])
+        assert isinstance(landed, dict) and int(landed["nonce"], 16) == a_nonce + 1
+        assert e.metric("tx_publish_error_count", error="nonce_too_high") >= 1
+        [filler] = [t for t in e.proxy.accepted if t.nonce == a_nonce and t.hash != a.transaction_hash]
+        mined = anvil.call("eth_getTransactionByHash", ["0x" + filler.hash.hex()])
+        assert isinstance(mined, dict) and mined["blockNumber"] is not None and mined["input"] == "0x"
+        assert mined["to"] == "0x" + e.mgr.from_address.hex()
+    assert [f["nonce"] for f in logged(caplog, "Filled a lost nonce")] == [a_nonce]
+
+
+async def test_anvils_transaction_already_imported_counts_as_already_known(anvil):
+    """anvil's "transaction already imported" is geth's "already known": the tx counts as published."""
+    async with env(anvil, 57, resubmission_timeout=30.0, rebroadcast_interval=30.0) as e:
+        e.proxy.inject_error("eth_sendRawTransaction", "transaction already imported", forward=True)
+        receipt = await e.mgr.send(TxCandidate(to=INBOX, data=b"\x00imported"))
+        assert receipt.status == 1
+        assert e.metric("tx_publish_error_count", error="tx_already_known") == 1
+        assert e.proxy.calls["eth_sendRawTransaction"] == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from typing import Any, Protocol
 
 from common.service.log import Logger, get_logger
@@ -103,6 +104,10 @@ class TxManagerBase:
         self._closed = False
         self._closed_event = asyncio.Event()
         self._blob_tip_cache: dict[int, list[int]] = {}
+        self._in_flight: Counter[int] = Counter()
+        """Nonce -> sends in flight with it (signed, not yet confirmed or failed), fillers included."""
+        self._fillers: set[asyncio.Task[None]] = set()
+        """Background sends filling nonces the node lost (``common.txmgr.nonce_gaps``)."""
 
     # ------------------------------------------------------------------------------------------ basics
 
@@ -125,6 +130,8 @@ class TxManagerBase:
         """
         self._closed = True
         self._closed_event.set()
+        for filler in self._fillers:
+            filler.cancel()
 
     async def init(self) -> None:
         """Read the L1 chain id (``eth_chainId``) and resolve ``txmgr.cell-proof-time`` from it."""

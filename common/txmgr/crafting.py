@@ -15,10 +15,10 @@ from common.rpc.errors import RpcError, RpcResponseError
 from common.rpc.eth import as_revert
 from common.rpc.types import Header
 from common.txmgr import fees as feemath
-from common.txmgr.base import TxManagerBase
 from common.txmgr.blobs import BlobSidecar, build_sidecar, strip_sidecar, use_cell_proofs
 from common.txmgr.errors import CraftError, TxManagerClosedError
 from common.txmgr.fees import FeeSuggestion
+from common.txmgr.nonce_gaps import NonceGaps
 from common.txmgr.send_state import TxMgrError
 from common.txmgr.tx import BLOB_TX_TYPE, SignedTx, TxCandidate, UnsignedTx, keccak256, to_hex, tx_log_fields
 
@@ -33,7 +33,7 @@ def _with_revert_reason(err: BaseException) -> str:
     return str(err)
 
 
-class Crafting(TxManagerBase):
+class Crafting(NonceGaps):
     """Turns candidates into signed txs and bumps their fees."""
 
     async def _prepare(self, candidate: TxCandidate) -> SignedTx:
@@ -64,8 +64,13 @@ class Crafting(TxManagerBase):
                 await self.clock.sleep(self.craft_retry_interval)
         raise CraftError(f"failed to create the tx: {last}") from last
 
-    async def craft_tx(self, candidate: TxCandidate, sidecar: BlobSidecar | None = None) -> SignedTx:
-        """One crafting attempt: fees, gas, nonce and signature (``sidecar`` built for blob candidates)."""
+    async def craft_tx(
+        self, candidate: TxCandidate, sidecar: BlobSidecar | None = None, *, nonce: int | None = None
+    ) -> SignedTx:
+        """One crafting attempt: fees, gas, nonce and signature (``sidecar`` built for blob candidates).
+
+        ``nonce`` given (a filler for a lost nonce) is used as is and leaves the nonce cursor alone.
+        """
         await self.init()
         assert self._chain_id is not None and self._cell_proof_time is not None
         is_blob = bool(candidate.blobs)
@@ -109,10 +114,16 @@ class Crafting(TxManagerBase):
             fees=fees,
             blob_hashes=sidecar.versioned_hashes if sidecar else (),
         )
+        if nonce is not None:
+            return await self._sign(replace(unsigned, nonce=nonce), sidecar)
         return await self._sign_with_next_nonce(unsigned, sidecar)
 
     async def _sign_with_next_nonce(self, unsigned: UnsignedTx, sidecar: BlobSidecar | None) -> SignedTx:
-        """Take the next nonce (chain ``latest`` once, then cached + 1) and sign; undo on failure."""
+        """Take the next nonce (chain ``latest`` once, then cached + 1) and sign; undo on failure.
+
+        The cached + 1 is checked against the node first: a nonce the node lost is taken again
+        (``NonceGaps._healed_next_nonce``).
+        """
         async with self._nonce_lock:
             if self._nonce is None:
                 try:
@@ -123,7 +134,7 @@ class Crafting(TxManagerBase):
                     self.metrics.rpc_error()
                     raise TxMgrError(f"failed to get nonce: {err}") from err
             else:
-                self._nonce += 1
+                self._nonce = await self._healed_next_nonce(self._nonce + 1)
             nonce = self._nonce
             try:
                 signed = await self._sign(replace(unsigned, nonce=nonce), sidecar)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,9 +23,9 @@ from common.rpc.types import Receipt
 from common.txmgr.crafting import Crafting
 from common.txmgr.errors import SendAbortedError, TransientPublishError, TxManagerClosedError
 from common.txmgr.fees import FeeError
+from common.txmgr.nonce_gaps import MAX_FILLS_PER_CHECK, filler_candidate, lost_nonces
 from common.txmgr.receipts import ReceiptWatching
 from common.txmgr.send_state import (
-    ERR_ALREADY_KNOWN,
     ERR_ALREADY_RESERVED,
     ERR_CONTEXT_CANCELED,
     ERR_NONCE_TOO_HIGH,
@@ -33,9 +34,10 @@ from common.txmgr.send_state import (
     ERR_UNDERPRICED,
     SendState,
     TxMgrError,
+    err_already_known,
     err_contains,
 )
-from common.txmgr.tx import SignedTx, to_hex, tx_log_fields
+from common.txmgr.tx import SignedTx, TxCandidate, to_hex, tx_log_fields
 
 MIN_RETRY_WAIT = 1e-9
 """Go waits at least 1 ns after a transient publish error, even with ``retry_interval <= 0``."""
@@ -85,6 +87,7 @@ class Publishing(Crafting, ReceiptWatching):
                             raise transient
                         retries += 1
                         wake_at = clock.monotonic() + max(self.cfg.retry_interval, MIN_RETRY_WAIT)
+                        await self._fill_lost_nonces(tx)  # geth refuses gapped blob txs: nonce too high
                 crit = state.critical_error()
                 if crit is not None:
                     self.log.warn("Aborting transaction submission", **tx_log_fields(tx), err=str(crit))
@@ -110,6 +113,8 @@ class Publishing(Crafting, ReceiptWatching):
                         while next_bump <= now:
                             next_bump += resubmission
                         publish_now = True
+                        if not state.waiting_for_confirmation:
+                            await self._fill_lost_nonces(tx)
                     if wake_at is not None and now >= wake_at:
                         wake_at = None
                         publish_now = True
@@ -120,6 +125,55 @@ class Publishing(Crafting, ReceiptWatching):
                 task.cancel()
             if waiters:
                 await asyncio.gather(*waiters.values(), return_exceptions=True)
+
+    async def _fill_lost_nonces(self, tx: SignedTx) -> None:
+        """Start a filler send for each nonce below ``tx``'s that the node lost (see ``nonce_gaps``).
+
+        ``tx`` itself keeps its nonce: the node may hold it as a queued tx, and a renumbered copy would
+        have its data mined twice once the gap closes.
+        """
+        nonce = tx.tx.nonce
+        if self._closed or nonce == 0:
+            return
+        pending = await self._node_nonce("pending")
+        if pending is None or pending >= nonce:
+            return
+        latest = await self._node_nonce("latest")
+        # From here on no await until every filler holds its nonce: no other check can fill them too.
+        lost = lost_nonces(nonce, pending, self._in_flight)[:MAX_FILLS_PER_CHECK]
+        if not lost or self._closed:
+            return
+        self.log.warn(
+            "Nonce gap detected, filling the lost nonces",
+            expected=pending,
+            ours=nonce,
+            latest=latest,
+            lost=len(lost),
+            fill=f"{lost[0]}-{lost[-1]}",
+            tx=to_hex(tx.hash),
+        )
+        candidate = filler_candidate(self.from_address, blob=tx.tx.is_blob)
+        for k in lost:
+            self._hold_nonce(k)
+            task = asyncio.get_running_loop().create_task(self._send_filler(candidate, k))
+            self._fillers.add(task)
+            task.add_done_callback(self._fillers.discard)
+            task.add_done_callback(functools.partial(self._release_filled, k))
+
+    def _release_filled(self, nonce: int, _task: asyncio.Task[None]) -> None:
+        self._release_nonce(nonce)
+
+    async def _send_filler(self, candidate: TxCandidate, nonce: int) -> None:
+        """Craft, send and confirm one no-op at a lost nonce; a failure is logged (the next check retries)."""
+        try:
+            filler = await self.craft_tx(candidate, nonce=nonce)
+            self.log.info("Sending a no-op transaction at a lost nonce", **tx_log_fields(filler))
+            receipt = await self._send_tx(filler)
+        except Exception as err:  # e.g. nonce too low: the nonce was taken meanwhile, nothing is lost
+            self.log.warn("Failed to fill a lost nonce", nonce=nonce, err=str(err))
+            return
+        tx_hash = to_hex(receipt.transaction_hash)
+        self.log.info("Filled a lost nonce", nonce=nonce, tx=tx_hash, block=receipt.block_number)
 
     async def _wait_any(self, fut: asyncio.Future[Receipt], timeout: float) -> None:
         """Wait until ``fut`` resolves, ``timeout`` passes, or the manager closes."""
@@ -191,7 +245,7 @@ class Publishing(Crafting, ReceiptWatching):
                 return tx, True, None
             err: BaseException = send_err
             if tx.hash in published.maybe and (
-                err_contains(err, ERR_NONCE_TOO_LOW) or err_contains(err, ERR_ALREADY_KNOWN)
+                err_contains(err, ERR_NONCE_TOO_LOW) or err_already_known(err)
             ):
                 published.confirmed(tx.hash)
                 state.process_send_error(None)
@@ -208,7 +262,7 @@ class Publishing(Crafting, ReceiptWatching):
                 self.metrics.rpc_error()
                 self.log.warn("transaction send canceled", err=str(err))
                 self.metrics.tx_published("context_canceled")
-            elif err_contains(err, ERR_ALREADY_KNOWN):
+            elif err_already_known(err):
                 self.log.warn("resubmitted already known transaction", err=str(err))
                 self.metrics.tx_published("tx_already_known")
                 published.confirmed(tx.hash)

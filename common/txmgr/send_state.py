@@ -14,6 +14,8 @@ ERR_NONCE_TOO_LOW = "nonce too low"
 ERR_NONCE_TOO_HIGH = "nonce too high"
 ERR_ALREADY_RESERVED = "address already reserved"
 ERR_ALREADY_KNOWN = "already known"
+ERR_ALREADY_IMPORTED = "transaction already imported"
+"""anvil's (and reth's) text for geth's "already known"."""
 ERR_REPLACE_UNDERPRICED = "replacement transaction underpriced"
 ERR_UNDERPRICED = "transaction underpriced"
 ERR_CONTEXT_CANCELED = "context canceled"
@@ -52,6 +54,11 @@ class AlreadyReservedError(CriticalSendError):
 def err_contains(err: BaseException | str, needle: str) -> bool:
     """Go's ``errStringMatch``: substring match on the error text (RPC errors only carry text)."""
     return needle in str(err)
+
+
+def err_already_known(err: BaseException | str) -> bool:
+    """The node already holds this exact tx, in any client's words."""
+    return err_contains(err, ERR_ALREADY_KNOWN) or err_contains(err, ERR_ALREADY_IMPORTED)
 
 
 class SendState:

@@ -13,13 +13,17 @@ The contract, per ``send(candidate)``:
    fees; retry ``nonce too high`` after ``retry_interval`` at most ``max_retries`` times; abort on the
    critical errors of ``SendState``; return the first receipt ``num_confirmations`` deep.
 3. Any failure resets the cached nonce so the next tx re-reads it from the chain.
+4. Nonces the L1 node lost (a reorged-out tx it did not put back in its pool) are healed
+   (``nonce_gaps``): an unsigned tx takes the chain's pending nonce; a published tx stuck above a gap
+   keeps its nonce and each lost nonce gets a no-op self-transfer. Go has no such step.
 
 Times come from an injectable :class:`Clock`, so tests can run the loop without real waits.
 
 The parts live in one module per concept: ``tx`` (candidate, unsigned and signed tx), ``errors``,
-``base`` (shared state, RPC caller and clock protocols), ``crafting`` (fees, gas, nonce, signing),
-``publishing`` (the send loop) and ``receipts``. This module assembles :class:`TxManager` and re-exports
-the public names, so ``from common.txmgr.txmgr import ...`` keeps working.
+``base`` (shared state, RPC caller and clock protocols), ``nonce_gaps`` (lost nonces), ``crafting``
+(fees, gas, nonce, signing), ``publishing`` (the send loop and gap fillers) and ``receipts``. This module
+assembles :class:`TxManager` and re-exports the public names, so ``from common.txmgr.txmgr import ...``
+keeps working.
 """
 
 from __future__ import annotations
@@ -117,7 +121,13 @@ class TxManager(Publishing):
             self._pending -= 1
             self.metrics.record_pending_tx(self._pending)
             raise
-        return asyncio.get_running_loop().create_task(self._send_prepared(tx, deadline))
+        # No await since signing released the nonce lock: the nonce is held before another send can
+        # look for gaps below its own. Released by a done callback (runs even if cancelled unstarted).
+        nonce = tx.tx.nonce
+        self._hold_nonce(nonce)
+        task = asyncio.get_running_loop().create_task(self._send_prepared(tx, deadline))
+        task.add_done_callback(lambda _task: self._release_nonce(nonce))
+        return task
 
     async def _send_prepared(self, tx: SignedTx, deadline: float | None) -> Receipt:
         try:
