@@ -6,7 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from common.derive.block_ref import BlockID
 from common.derive.channel_bank import (
+    MAX_CHANNEL_BANK_SIZE_BEDROCK,
+    MAX_CHANNEL_BANK_SIZE_FJORD,
     BatcherTx,
     ChannelBank,
     ChannelBankRules,
@@ -14,17 +17,34 @@ from common.derive.channel_bank import (
     assemble_channels,
 )
 from common.derive.frame import Frame, encode_tx_data
-from common.derive.rollup_config import GRANITE_CHANNEL_TIMEOUT
+from common.derive.rollup_config import (
+    FORKS,
+    GRANITE_CHANNEL_TIMEOUT,
+    MAX_RLP_BYTES_PER_CHANNEL_FJORD,
+    ForkSchedule,
+    GenesisSystemConfig,
+    RollupConfig,
+)
 
 A = b"\xaa" * 16
 B = b"\xbb" * 16
-PRE_HOLOCENE = ChannelBankRules(
-    channel_timeout=5, canyon_time=0, fjord_time=0, granite_time=None, holocene_time=None
-)
-PRE_CANYON = ChannelBankRules(
-    channel_timeout=5, canyon_time=None, fjord_time=None, granite_time=None, holocene_time=None
-)
-HOLOCENE = ChannelBankRules(channel_timeout=5, granite_time=None)
+
+
+def bank_rules(channel_timeout: int, **times: int | None) -> ChannelBankRules:
+    """Bank rules whose schedule has every fork through Holocene at 0 except ``times`` (None: unscheduled)."""
+    forks = dict(ForkSchedule.current().fork_times)
+    for fork, at in times.items():
+        assert fork in FORKS, fork
+        if at is None:
+            forks.pop(fork, None)
+        else:
+            forks[fork] = at
+    return ChannelBankRules(ForkSchedule(forks, channel_timeout))
+
+
+PRE_HOLOCENE = bank_rules(5, canyon=0, fjord=0, granite=None, holocene=None)
+PRE_CANYON = bank_rules(5, canyon=None, fjord=None, granite=None, holocene=None)
+HOLOCENE = bank_rules(5, granite=None)
 
 
 def tx(block: int, *frames: Frame, ts: int | None = None) -> BatcherTx:
@@ -83,7 +103,7 @@ def test_channel_times_out_after_channel_timeout_blocks() -> None:
 
 def test_granite_timeout_is_chosen_by_the_l1_block_timestamp() -> None:
     """With Granite active by L1 time the timeout is 50, not the config's 300."""
-    rules = ChannelBankRules(channel_timeout=300, granite_time=1000, holocene_time=None)
+    rules = bank_rules(300, granite=1000, holocene=None)
     before = assemble_channels([tx(1, fr(A, 0), ts=10), tx(100, fr(A, 1, True), ts=999)], rules)
     assert [c.id for c in before.channels] == [A]
     after = assemble_channels([tx(1, fr(A, 0), ts=10), tx(100, fr(A, 1, True), ts=1000)], rules)
@@ -128,7 +148,7 @@ def test_holocene_drops_frames_of_another_channel_and_without_staging() -> None:
 
 def test_holocene_drops_a_channel_over_max_rlp_bytes() -> None:
     """Pre-Fjord limit 10 MB: eleven 1 MB frames make the channel oversized and it is dropped."""
-    rules = ChannelBankRules(channel_timeout=5, fjord_time=None, granite_time=None)
+    rules = bank_rules(5, fjord=None, granite=None)
     big = bytes(1_000_000)
     frames = [Frame(A, n, big, n == 10) for n in range(11)]
     res = assemble_channels([tx(1, *frames)], rules)
@@ -138,7 +158,7 @@ def test_holocene_drops_a_channel_over_max_rlp_bytes() -> None:
 
 def test_holocene_activation_discards_buffered_channels() -> None:
     """A channel started pre-Holocene is dropped when the L1 time crosses Holocene."""
-    rules = ChannelBankRules(channel_timeout=50, granite_time=None, holocene_time=100)
+    rules = bank_rules(50, granite=None, holocene=100)
     res = assemble_channels([tx(1, fr(A, 0), ts=50), tx(2, fr(A, 1, True), ts=100)], rules)
     assert res.channels == ()
     assert [d.reason for d in res.dropped_channels] == [DropReason.HOLOCENE_ACTIVATION]
@@ -173,7 +193,7 @@ def test_any_arrival_order_gives_the_same_channel_before_holocene(order: list[in
 @pytest.mark.slow
 def test_bank_over_its_size_limit_prunes_the_oldest_channel() -> None:
     """Pre-Fjord bank limit 100 MB: A (50 × 1 MB) is pruned when B's 50th frame pushes the total over."""
-    rules = ChannelBankRules(channel_timeout=5, fjord_time=None, granite_time=None, holocene_time=None)
+    rules = bank_rules(5, fjord=None, granite=None, holocene=None)
     bank = ChannelBank(rules)
     chunk = bytes(1_000_000)
     for n in range(50):
@@ -184,3 +204,74 @@ def test_bank_over_its_size_limit_prunes_the_oldest_channel() -> None:
     bank.ingest(BatcherTx(1, 12, encode_tx_data([Frame(B, 49, chunk, False)])))
     assert [(d.id, d.reason, len(d.frames)) for d in bank.dropped_channels] == [(A, DropReason.BANK_FULL, 50)]
     assert [p.id for p in bank.pending()] == [B]
+
+
+# ---- the rules come from the rollup config's fork schedule -------------------------------------------
+
+fork_time = st.one_of(st.none(), st.integers(0, 2_000))
+
+
+@given(
+    canyon=fork_time,
+    fjord=fork_time,
+    granite=fork_time,
+    holocene=fork_time,
+    channel_timeout=st.integers(1, 1_000),
+    l1_time=st.integers(0, 2_500),
+)
+def test_bank_rules_from_a_rollup_config_answer_as_the_config_does(
+    canyon: int | None,
+    fjord: int | None,
+    granite: int | None,
+    holocene: int | None,
+    channel_timeout: int,
+    l1_time: int,
+) -> None:
+    """Every timestamp rule the bank uses equals the rollup config's own answer at that L1 time."""
+    times = {"canyon": canyon, "fjord": fjord, "granite": granite, "holocene": holocene}
+    cfg = RollupConfig(
+        genesis_l1=BlockID(b"\x01" * 32, 0),
+        genesis_l2=BlockID(b"\x02" * 32, 0),
+        genesis_l2_time=0,
+        system_config=GenesisSystemConfig(b"\x03" * 20),
+        block_time=2,
+        max_sequencer_drift=600,
+        seq_window_size=3600,
+        channel_timeout=channel_timeout,
+        l1_chain_id=900,
+        l2_chain_id=901,
+        batch_inbox_address=b"\xff" * 20,
+        fork_times={fork: at for fork, at in times.items() if at is not None},
+    )
+    rules = ChannelBankRules.from_rollup(cfg)
+    assert rules.timeout_at(l1_time) == cfg.channel_timeout_at(l1_time)
+    assert rules.max_rlp_bytes(l1_time) == cfg.max_rlp_bytes_per_channel(l1_time)
+    assert (
+        rules.is_canyon(l1_time)
+        == cfg.is_active("canyon", l1_time)
+        == (canyon is not None and l1_time >= canyon)
+    )
+    assert rules.is_fjord(l1_time) == cfg.is_active("fjord", l1_time)
+    assert rules.is_holocene(l1_time) == cfg.is_active("holocene", l1_time)
+    expected_bank = (
+        MAX_CHANNEL_BANK_SIZE_FJORD
+        if fjord is not None and l1_time >= fjord
+        else MAX_CHANNEL_BANK_SIZE_BEDROCK
+    )
+    assert rules.max_bank_size(l1_time) == expected_bank
+    assert (rules.timeout_at(l1_time) == GRANITE_CHANNEL_TIMEOUT) == (
+        (granite is not None and l1_time >= granite) or channel_timeout == GRANITE_CHANNEL_TIMEOUT
+    )
+
+
+def test_rules_without_a_rollup_config_are_todays_chain() -> None:
+    """``op-batcher decode`` without rollup.json: Canyon, Fjord, Granite and Holocene rules from time 0."""
+    rules = ChannelBankRules()
+    assert rules.is_canyon(0) and rules.is_fjord(0) and rules.is_holocene(0)
+    assert rules.timeout_at(0) == GRANITE_CHANNEL_TIMEOUT
+    assert rules.max_rlp_bytes(0) == MAX_RLP_BYTES_PER_CHANNEL_FJORD
+    assert rules.max_bank_size(0) == MAX_CHANNEL_BANK_SIZE_FJORD
+    assert rules.forks.channel_timeout == 300
+    assert not rules.forks.is_active("isthmus", 10**12)
+    with pytest.raises(ValueError, match="unknown fork 'fjrod'"):
+        rules.forks.is_active("fjrod", 0)

@@ -417,3 +417,93 @@ async def test_a_rotated_client_certificate_is_used_by_the_next_signature(pki, o
         assert Account.recover_transaction(raw) == Account.from_key(SECRET_KEY).address
     finally:
         await signer.close()
+
+
+# ---- closing: the remote signer owns an HTTP session ------------------------------------------------
+
+
+def remote_session(signer: RemoteSigner) -> Any:
+    """The aiohttp session behind the signer's RPC client (private: no public handle exists)."""
+    return signer._client._session
+
+
+async def test_remote_signer_close_closes_its_http_session(pki, op_signer):
+    """close() closes the aiohttp session the health check opened; a later signature fails, naming the
+    call, instead of silently opening a new session."""
+    _, server = op_signer
+    signer = await from_config(remote_config(pki, server.url), CHAIN_ID)
+    assert isinstance(signer, RemoteSigner)
+    session = remote_session(signer)
+    assert session is not None and not session.closed
+    await signer.sign_transaction(dynamic_tx())
+    await signer.close()
+    assert session.closed
+    with pytest.raises(SignerError, match="eth_signTransaction failed"):
+        await signer.sign_transaction(dynamic_tx())
+    assert remote_session(signer) is None
+
+
+async def test_a_rotated_certificate_closes_the_previous_session(pki, op_signer, tmp_path):
+    """Rebuilding the TLS client for a rotated certificate closes the old session (no leaked pool)."""
+    _, server = op_signer
+    cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
+    cert.write_bytes(Path(pki["client_cert"]).read_bytes())
+    key.write_bytes(Path(pki["client_key"]).read_bytes())
+    signer = await from_config(remote_config(pki, server.url, tls_cert=str(cert), tls_key=str(key)), CHAIN_ID)
+    assert isinstance(signer, RemoteSigner)
+    try:
+        first = remote_session(signer)
+        for path in (cert, key):
+            os.utime(path, ns=(5_000 * 10**9, 5_000 * 10**9))
+        await signer.sign_transaction(dynamic_tx())
+        assert first.closed
+        assert not remote_session(signer).closed
+    finally:
+        await signer.close()
+
+
+def service_args(service: str, pki: dict[str, str], url: str) -> list[str]:
+    """Minimal flags for ``service`` with the remote signer over mutual TLS (endpoints are never dialled)."""
+    args = [
+        "--l1-eth-rpc=http://127.0.0.1:1",
+        "--rollup-rpc=http://127.0.0.1:1",
+        f"--signer.endpoint={url}",
+        f"--signer.address={Account.from_key(SECRET_KEY).address}",
+        f"--signer.tls.ca={pki['ca']}",
+        f"--signer.tls.cert={pki['client_cert']}",
+        f"--signer.tls.key={pki['client_key']}",
+    ]
+    if service == "op-batcher":
+        return [*args, "--l2-eth-rpc=http://127.0.0.1:1"]
+    return [*args, "--game-factory-address=0x" + "11" * 20, "--proposal-interval=1h"]
+
+
+@pytest.mark.parametrize("service", ["op-batcher", "op-proposer"])
+async def test_service_shutdown_closes_the_remote_signer_session(pki, op_signer, service):
+    """stop() of each service closes the remote signer built from its flags, as setup wires it.
+
+    Unit level: setup needs an L1 and a rollup node, so the signer and tx manager it would build are built
+    here with the same calls (``from_config`` on the parsed signer config, ``TxManager``) and assigned.
+    """
+    from batcher.flags import batcher_table, build_batcher_config
+    from batcher.service import BatcherService
+    from common.txmgr.txmgr import TxManager
+    from proposer.flags import build_proposer_config, proposer_table
+    from proposer.service import ProposerService
+
+    _, server = op_signer
+    args = service_args(service, pki, server.url)
+    svc: BatcherService | ProposerService
+    if service == "op-batcher":
+        svc = BatcherService(build_batcher_config(batcher_table().parse(args, {})), lambda _err: None)
+    else:
+        svc = ProposerService(build_proposer_config(proposer_table().parse(args, {})), None)
+    signer = await from_config(svc.cfg.txmgr.signer, CHAIN_ID)
+    assert isinstance(signer, RemoteSigner)
+    session = remote_session(signer)
+    svc.txmgr = TxManager(svc.cfg.txmgr, svc.l1, signer, chain_id=CHAIN_ID)
+    if isinstance(svc, ProposerService):
+        svc.signer = signer
+    assert not session.closed
+    await svc.stop()
+    assert session.closed

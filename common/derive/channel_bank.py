@@ -25,12 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from common.derive.frame import Frame, FrameError, parse_frames
-from common.derive.rollup_config import (
-    GRANITE_CHANNEL_TIMEOUT,
-    MAX_RLP_BYTES_PER_CHANNEL_BEDROCK,
-    MAX_RLP_BYTES_PER_CHANNEL_FJORD,
-    RollupConfig,
-)
+from common.derive.rollup_config import ForkSchedule, RollupConfig
 
 MAX_CHANNEL_BANK_SIZE_BEDROCK = 100_000_000
 """Pre-Fjord bound on the bank's total size (frame data + FRAME_SIZE_OVERHEAD per frame)."""
@@ -42,40 +37,30 @@ FRAME_SIZE_OVERHEAD = 200
 
 @dataclass(frozen=True, slots=True)
 class ChannelBankRules:
-    """The fork times (compared with L1 timestamps) and timeout that steer channel assembly."""
+    """What steers channel assembly at an L1 timestamp: the chain's fork schedule (rollup_config.py owns
+    the fork rules) plus the bank's own Fjord size bound."""
 
-    channel_timeout: int = 300
-    """Pre-Granite channel timeout in L1 blocks (rollup config ``channel_timeout``)."""
-    canyon_time: int | None = 0
-    fjord_time: int | None = 0
-    granite_time: int | None = 0
-    holocene_time: int | None = 0
+    forks: ForkSchedule = field(default_factory=ForkSchedule.current)
+    """Without a rollup config (``op-batcher decode``): every fork through Holocene active, timeout 300."""
 
     @classmethod
     def from_rollup(cls, cfg: RollupConfig) -> ChannelBankRules:
-        t = cfg.fork_times
-        return cls(cfg.channel_timeout, t.get("canyon"), t.get("fjord"), t.get("granite"), t.get("holocene"))
-
-    @staticmethod
-    def _active(at: int | None, l1_time: int) -> bool:
-        return at is not None and l1_time >= at
+        return cls(cfg.forks)
 
     def timeout_at(self, l1_time: int) -> int:
-        return GRANITE_CHANNEL_TIMEOUT if self._active(self.granite_time, l1_time) else self.channel_timeout
+        return self.forks.channel_timeout_at(l1_time)
 
     def is_canyon(self, l1_time: int) -> bool:
-        return self._active(self.canyon_time, l1_time)
+        return self.forks.is_active("canyon", l1_time)
 
     def is_fjord(self, l1_time: int) -> bool:
-        return self._active(self.fjord_time, l1_time)
+        return self.forks.is_active("fjord", l1_time)
 
     def is_holocene(self, l1_time: int) -> bool:
-        return self._active(self.holocene_time, l1_time)
+        return self.forks.is_active("holocene", l1_time)
 
     def max_rlp_bytes(self, l1_time: int) -> int:
-        return (
-            MAX_RLP_BYTES_PER_CHANNEL_FJORD if self.is_fjord(l1_time) else MAX_RLP_BYTES_PER_CHANNEL_BEDROCK
-        )
+        return self.forks.max_rlp_bytes_per_channel(l1_time)
 
     def max_bank_size(self, l1_time: int) -> int:
         return MAX_CHANNEL_BANK_SIZE_FJORD if self.is_fjord(l1_time) else MAX_CHANNEL_BANK_SIZE_BEDROCK

@@ -7,6 +7,7 @@ Only what the batcher, the proposer, the decoder and the devnet need; unknown ke
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,45 @@ FORKS = (
     "interop",
 )
 """OP hard forks in activation order, as named by the ``<fork>_time`` keys of rollup.json."""
+
+
+@dataclass(frozen=True, slots=True)
+class ForkSchedule:
+    """Fork activation times and the pre-Granite channel timeout: every rule that depends only on a
+    timestamp. The rollup config exposes its own (``RollupConfig.forks``); tools without a rollup.json
+    (``op-batcher decode``) take ``ForkSchedule.current()``."""
+
+    fork_times: Mapping[str, int] = field(hash=False)
+    """Activation timestamp per fork name in ``FORKS``; absent = not scheduled."""
+    channel_timeout: int = 300
+    """Pre-Granite channel timeout in L1 blocks (rollup config ``channel_timeout``)."""
+
+    @classmethod
+    def current(cls, channel_timeout: int = 300) -> ForkSchedule:
+        """Every fork up to Holocene active from genesis: today's rules when no rollup config is given."""
+        return cls({fork: 0 for fork in FORKS[: FORKS.index("holocene") + 1]}, channel_timeout)
+
+    def is_active(self, fork: str, timestamp: int) -> bool:
+        """Whether ``fork`` is active at an L2 (or L1) ``timestamp``."""
+        if fork not in FORKS:
+            raise ValueError(f"unknown fork {fork!r}")
+        t = self.fork_times.get(fork)
+        return t is not None and timestamp >= t
+
+    def max_rlp_bytes_per_channel(self, timestamp: int) -> int:
+        return (
+            MAX_RLP_BYTES_PER_CHANNEL_FJORD
+            if self.is_active("fjord", timestamp)
+            else MAX_RLP_BYTES_PER_CHANNEL_BEDROCK
+        )
+
+    def effective_channel_timeout(self) -> int:
+        """Go batcher rule: the Granite constant as soon as Granite is scheduled at all."""
+        return GRANITE_CHANNEL_TIMEOUT if "granite" in self.fork_times else self.channel_timeout
+
+    def channel_timeout_at(self, l1_timestamp: int) -> int:
+        """Derivation rule: Granite takes effect by the L1 inclusion block's timestamp."""
+        return GRANITE_CHANNEL_TIMEOUT if self.is_active("granite", l1_timestamp) else self.channel_timeout
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,27 +111,25 @@ class RollupConfig:
     fork_times: dict[str, int] = field(default_factory=dict)
     """Activation timestamp per fork name in ``FORKS``; absent = not scheduled."""
 
+    @property
+    def forks(self) -> ForkSchedule:
+        """This chain's fork schedule (the timestamp rules below live there, once)."""
+        return ForkSchedule(self.fork_times, self.channel_timeout)
+
     def is_active(self, fork: str, timestamp: int) -> bool:
         """Whether ``fork`` is active at an L2 (or L1) ``timestamp``."""
-        if fork not in FORKS:
-            raise ValueError(f"unknown fork {fork!r}")
-        t = self.fork_times.get(fork)
-        return t is not None and timestamp >= t
+        return self.forks.is_active(fork, timestamp)
 
     def max_rlp_bytes_per_channel(self, timestamp: int) -> int:
-        return (
-            MAX_RLP_BYTES_PER_CHANNEL_FJORD
-            if self.is_active("fjord", timestamp)
-            else MAX_RLP_BYTES_PER_CHANNEL_BEDROCK
-        )
+        return self.forks.max_rlp_bytes_per_channel(timestamp)
 
     def effective_channel_timeout(self) -> int:
         """Go batcher rule: the Granite constant as soon as Granite is scheduled at all."""
-        return GRANITE_CHANNEL_TIMEOUT if "granite" in self.fork_times else self.channel_timeout
+        return self.forks.effective_channel_timeout()
 
     def channel_timeout_at(self, l1_timestamp: int) -> int:
         """Derivation rule: Granite takes effect by the L1 inclusion block's timestamp."""
-        return GRANITE_CHANNEL_TIMEOUT if self.is_active("granite", l1_timestamp) else self.channel_timeout
+        return self.forks.channel_timeout_at(l1_timestamp)
 
     def timestamp_for_block(self, number: int) -> int:
         return self.genesis_l2_time + (number - self.genesis_l2.number) * self.block_time
