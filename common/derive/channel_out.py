@@ -276,8 +276,13 @@ fits with this many standard deviations to spare; otherwise compress without it.
 _MARGINAL_REL_ERR = 0.10
 """Relative error assumed for the estimated growth since the exact compression."""
 _MARGINAL_MIN_GUARD = 32
-_TAIL_PREFIX = 64
-"""Bytes a tail span batch adds beyond its blocks (prefix: timestamps, origin, two 20-byte checks)."""
+_EXACT_TARGET_MAX = 16 * 1024
+"""Targets up to this size: each added block is checked by compressing the whole channel (at most a few
+dozen KB), so the target always holds; larger ones use the estimate."""
+_SPAN_PREFIX = 64
+"""Bytes a span batch adds beyond its blocks (prefix: timestamps, origin, two 20-byte checks; RLP
+wrapping). Nearly incompressible and not proportional to the shadow, so it is added to every estimate and
+kept out of the calibrated ratio: in a small channel it is a large share of the size."""
 _FINISH_OVERHEAD = {True: 2, False: 8}
 """Bytes a flushed stream still gets on close (brotli: the last empty meta-block; zlib: final block and
 adler32), keyed by is_brotli; measured 1 and 6."""
@@ -293,7 +298,8 @@ class SpanChannelOut(ChannelOut):
     rest compressed one-shot. (3) If it leaves room for more blocks, they form a small tail span
     batch judged by the (now tiny) marginal estimate; at the end the tail is fed to the same stream
     and the stream closed. Should the result still pass the target, everything is recompressed
-    one-shot (which also drops the flush's cost), then with brotli quality 11.
+    one-shot (which also drops the flush's cost), then with brotli quality 11. Small channels (target
+    up to ``_EXACT_TARGET_MAX``) skip the estimate: each block is judged by an exact compression.
     """
 
     def __init__(
@@ -359,8 +365,8 @@ class SpanChannelOut(ChannelOut):
     def _estimate(self, shadow: int) -> float:
         if self._stream is not None:
             size, at = self._base
-            return size + _TAIL_PREFIX + self.calibration.k * (shadow - at)
-        return self._static + self._finish_overhead + self.calibration.predict(shadow)
+            return size + _SPAN_PREFIX + self.calibration.k * (shadow - at)
+        return self._static + self._finish_overhead + _SPAN_PREFIX + self.calibration.predict(shadow)
 
     def _guard(self, shadow: int) -> int:
         if self._stream is not None:
@@ -389,7 +395,21 @@ class SpanChannelOut(ChannelOut):
                 raise self._first_block_too_big(rlp_total, limit, block)
             self._mark_full(FullReason.TOO_MANY_RLP_BYTES)
             return AddResult.REJECTED_FULL
+        if self.target <= _EXACT_TARGET_MAX:
+            return self._decide_exactly(first)
         return self._decide(block, first)
+
+    def _decide_exactly(self, first: bool) -> AddResult:
+        """Small channels: every block is judged by an exact compression (cheap at this size; an
+        estimate learned from other channels is least reliable here)."""
+        self.block_count += 1
+        if len(self._compress_once(self._content(), -1)) <= self.target:
+            return AddResult.ACCEPTED
+        if not first:
+            self._drop_last()
+        self._finish(self._compress_once(self._content(), -1))
+        self._mark_full(FullReason.COMPRESSOR_FULL)
+        return AddResult.ACCEPTED if first else AddResult.REJECTED_FULL
 
     def _decide(self, block: BlockInput, first: bool) -> AddResult:
         """Accept on the estimate while clearly below the target; near it, compress exactly."""
@@ -418,7 +438,7 @@ class SpanChannelOut(ChannelOut):
             stream, size = self._compress_flushed(shadow_with)
             if first or size <= self.target:
                 avg_block = size / self.block_count
-                if self.target - size > avg_block + _TAIL_PREFIX + _MARGINAL_MIN_GUARD:
+                if self.target - size > avg_block + _SPAN_PREFIX + _MARGINAL_MIN_GUARD:
                     # Room for more: keep the stream open and fill a tail span batch.
                     self._start_tail(stream, size, shadow_with)
                     return AddResult.ACCEPTED
@@ -453,14 +473,14 @@ class SpanChannelOut(ChannelOut):
         stream.flush()
         self.exact_compressions += 1
         size = stream.total_out + self._finish_overhead
-        self.calibration.observe(size - self._static - self._finish_overhead, shadow)
+        self.calibration.observe(size - self._static - self._finish_overhead - _SPAN_PREFIX, shadow)
         return stream, size
 
     def _compress_once(self, content: bytes, shadow: int) -> bytes:
         out = compress_channel(content, self.algo)
         self.exact_compressions += 1
         if shadow > 0:
-            self.calibration.observe(len(out) - self._static, shadow)
+            self.calibration.observe(len(out) - self._static - _SPAN_PREFIX, shadow)
         return out
 
     def _start_tail(self, stream: StreamCompressor, size: int, shadow: int) -> None:

@@ -353,7 +353,12 @@ def new_compressor(
 # Estimation for span channels: O(new data) per block, one exact compression near the target.
 
 _ESTIMATOR_BROTLI_QUALITY = 5
-"""brotli-5 tracks brotli-9..11 within about 0.5 % at ~2 % of brotli-10's CPU (performance runs)."""
+"""brotli-5 tracks brotli-9..11 within about 0.5 % at ~2 % of brotli-10's CPU (performance runs).
+
+It keeps the channel's window (lgwin 22). Unflushed, it would entropy-code its first meta-block only
+at ~1 MiB of literals (~2.7 MB input), one ~15 ms burst; but a span channel flushes it from about
+target / ratio of input on (~0.8 MB for 6 blobs), so that never builds up, and a bigger window
+would only move the same work to the flush (``op-batcher bench`` add-cost)."""
 _ESTIMATOR_ZLIB_LEVEL = 3
 """zlib-ng level 3 as the shadow of zlib level 9."""
 
@@ -417,6 +422,8 @@ _FIRST_REL_SD = 0.003
 """Relative error assumed after the first observation."""
 _MIN_REL_SD = 0.0005
 """Floor of the tracked relative error."""
+_SMALL_CHANNEL_REL_ERR = 1.5
+"""Guard floor c / sqrt(target): 3.2 % of a 2 KB channel, 0.42 % of one blob, 0.17 % of six blobs."""
 
 
 class CompressionCalibration:
@@ -443,8 +450,13 @@ class CompressionCalibration:
         return self.k * shadow_size
 
     def guard(self, target: int, *, sigmas: float = 3.0, floor: float = 0.0005) -> int:
-        """Bytes kept free below the target when deciding without an exact compression."""
-        return math.ceil(target * max(floor, sigmas * self.rel_sd))
+        """Bytes kept free below the target when deciding without an exact compression.
+
+        The learned spread describes channels like the earlier ones; a small channel's ratio varies
+        more from one channel to the next (a few blocks decide it), hence the size-dependent floor.
+        """
+        small = _SMALL_CHANNEL_REL_ERR / math.sqrt(max(target, 1))
+        return math.ceil(target * max(floor, small, sigmas * self.rel_sd))
 
     def observe(self, real_size: int, shadow_size: int) -> None:
         """Record an exact (real, shadow) pair of the same content."""

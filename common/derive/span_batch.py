@@ -46,7 +46,6 @@ from common.derive.uvarint import put_uvarint, read_uvarint
 
 if TYPE_CHECKING:
     from common.derive.singular_batch import SingularBatch
-    from common.derive.span_batch_builder import SpanBatchBuilder as SpanBatchBuilder
 
 MAX_SPAN_BATCH_ELEMENT_COUNT = 10_000_000
 """op-node ``MaxSpanBatchElementCount``: cap on block_count and on the total tx count."""
@@ -415,16 +414,3 @@ def _parse_block_txs(raws: Sequence[bytes], chain_id: int, timestamp: int) -> li
             )
         out.append(tx)
     return out
-
-
-def __getattr__(name: str) -> object:
-    """Keep ``SpanBatchBuilder`` importable from here for batcher/bench.py (it moved to span_batch_builder).
-
-    Imported lazily because span_batch_builder imports :class:`SpanBatch` from this module. Remove once
-    bench.py imports it from :mod:`common.derive.span_batch_builder`.
-    """
-    if name == "SpanBatchBuilder":
-        from common.derive.span_batch_builder import SpanBatchBuilder
-
-        return SpanBatchBuilder
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
