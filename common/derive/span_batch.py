@@ -20,9 +20,9 @@ instead; tests check that both produce the same bytes.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from common.derive.batch import (
     SPAN_BATCH_TYPE,
@@ -270,7 +270,7 @@ class SpanBatch:
             raise SpanBatchError("span batch must contain at least one block")
         origin = [1 if first_seq_num == 0 else 0]
         origin += [1 if b.epoch_num > a.epoch_num else 0 for a, b in itertools.pairwise(batches)]
-        parsed = [_parse_block_txs(b.transactions, chain_id, b.timestamp) for b in batches]
+        parsed = [parse_block_txs(b.transactions, chain_id, b.timestamp, decode_transaction) for b in batches]
         txs = [tx for block in parsed for tx in block]
         legacy = [tx for tx in txs if tx.tx_type == LEGACY_TX_TYPE]
         first, last = batches[0], batches[-1]
@@ -399,12 +399,22 @@ def _tx_data_end(data: bytes, pos: int, index: int) -> int:
     return end
 
 
-def _parse_block_txs(raws: Sequence[bytes], chain_id: int, timestamp: int) -> list[Transaction]:
-    """Parse a block's txs and check each can be represented in a span batch for ``chain_id``."""
+class _HasChainId(Protocol):
+    @property
+    def chain_id(self) -> int | None: ...
+
+
+_Tx = TypeVar("_Tx", bound=_HasChainId)
+
+
+def parse_block_txs(
+    raws: Sequence[bytes], chain_id: int, timestamp: int, parse: Callable[[bytes], _Tx]
+) -> list[_Tx]:
+    """Parse a block's txs with ``parse`` and check each can go into a span batch for ``chain_id``."""
     out = []
     for i, raw in enumerate(raws):
         try:
-            tx = decode_transaction(raw)
+            tx = parse(raw)
         except TransactionError as exc:
             raise SpanBatchError(f"block at timestamp {timestamp}, tx {i}: {exc}") from exc
         if tx.chain_id is not None and tx.chain_id != chain_id:

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 
 from common.derive.batch import SPAN_BATCH_TYPE, SpanBatchError
 from common.derive.bitlist import ascii_bits_to_bytes, bitlist_size
-from common.derive.span_batch import SpanBatch
-from common.derive.span_tx import SpanTxColumns, span_columns_of_raw
-from common.derive.transaction import LEGACY_TX_TYPE, TransactionError
+from common.derive.span_batch import SpanBatch, parse_block_txs
+from common.derive.span_tx import span_columns_of_raw
+from common.derive.transaction import LEGACY_TX_TYPE
 from common.derive.uvarint import put_uvarint, uvarint_size
 
 if TYPE_CHECKING:
@@ -147,7 +147,7 @@ class SpanBatchBuilder:
             raise SpanBatchError(
                 f"span batch L1 origin must stay or advance by one: {epoch_num} after {self._epoch_num}"
             )
-        columns = _split_block_txs(transactions, self.chain_id, timestamp)
+        columns = parse_block_txs(transactions, self.chain_id, timestamp, span_columns_of_raw)
         # Encode every column of this block before touching state, so a bad tx leaves no trace.
         sigs, tos, datas, nonces, gases = bytearray(), bytearray(), bytearray(), bytearray(), bytearray()
         creation, parity, protected = bytearray(), bytearray(), bytearray()
@@ -268,20 +268,3 @@ def span_batch_from_blocks(blocks: Sequence[BlockInput], genesis_time: int, chai
     for block in blocks:
         builder.append(block)
     return builder.build()
-
-
-def _split_block_txs(raws: Sequence[bytes], chain_id: int, timestamp: int) -> list[SpanTxColumns]:
-    """Split a block's txs into span columns, checking each belongs to ``chain_id``."""
-    out = []
-    for i, raw in enumerate(raws):
-        try:
-            tx = span_columns_of_raw(raw)
-        except TransactionError as exc:
-            raise SpanBatchError(f"block at timestamp {timestamp}, tx {i}: {exc}") from exc
-        if tx.chain_id is not None and tx.chain_id != chain_id:
-            raise SpanBatchError(
-                f"block at timestamp {timestamp}, tx {i}: protected tx has chain ID "
-                f"{tx.chain_id}, but expected chain ID {chain_id}"
-            )
-        out.append(tx)
-    return out
