@@ -32,8 +32,6 @@ from typing import Any
 from batcher.decode_l1 import L1Fetcher
 from batcher.decode_report import L2Params, decode_records
 from batcher.decode_sources import (
-    EndpointUnreachableError,
-    RawL1Tx,
     SourceError,
     SourceRecord,
     parse_raw_l1_tx,
@@ -43,18 +41,7 @@ from common.derive.channel_bank import ChannelBankRules
 from common.derive.rollup_config import RollupConfig
 from common.rpc.errors import RpcError
 
-__all__ = [
-    "EndpointUnreachableError",
-    "L2Params",
-    "RawL1Tx",
-    "SourceError",
-    "SourceRecord",
-    "UsageError",
-    "build_parser",
-    "decode_records",
-    "main",
-    "parse_raw_l1_tx",
-]
+__all__ = ["UsageError", "main", "parse_raw_l1_tx"]
 
 FILE_L1_TIMESTAMP = 2**62
 """L1 timestamp assumed for file inputs: every fork the rollup config schedules is active."""

@@ -34,7 +34,7 @@ from common.derive.singular_batch import SingularBatch
 from common.derive.span_batch import SpanBatch
 from common.derive.transaction import TransactionError
 from common.rpc.beacon import BeaconClient, BeaconError
-from common.rpc.errors import RpcResponseError
+from common.rpc.errors import RpcError, RpcResponseError
 from common.service.log import get_logger
 
 log = get_logger("batcher")
@@ -400,6 +400,8 @@ class RecoveryBlobs:
             except RpcResponseError as exc:
                 self.node_blobs = None
                 reasons.append(f"the L1 node cannot serve blobs ({exc})")
+            except (RpcError, TimeoutError, OSError) as exc:  # transport trouble: ask again next time
+                reasons.append(f"the L1 node did not answer ({exc})")
             else:
                 if len(blobs) == want:
                     self.served["node"] += 1

@@ -73,9 +73,11 @@ class BatcherL1Client(EthClient):
         return await self.recovery_blobs.tx_blobs(ref)
 
     async def close(self) -> None:
-        await super().close()
-        if self.beacon is not None:
-            await self.beacon.close()
+        try:
+            await super().close()
+        finally:
+            if self.beacon is not None:
+                await self.beacon.close()
 
 
 class BatcherService:

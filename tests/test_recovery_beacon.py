@@ -308,7 +308,7 @@ def hanging_beacon() -> Iterator[str]:
 
 async def test_beacon_client_reuses_its_connection_and_times_out_per_call(hanging_beacon: str) -> None:
     """Several calls share one keep-alive connection; a hanging call fails after the per-call timeout."""
-    async with BeaconClient(hanging_beacon, timeout=0.3) as client:
+    async with BeaconClient(hanging_beacon, timeout=1.0) as client:
         for _ in range(3):
             status, doc = await client.get_json("/eth/v1/beacon/genesis")
             assert status == 200 and doc["data"]["genesis_time"] == "100"
@@ -316,10 +316,8 @@ async def test_beacon_client_reuses_its_connection_and_times_out_per_call(hangin
         started = time.monotonic()
         with pytest.raises(BeaconUnreachableError) as exc:
             await client.blobs(5, 160, ["0x01" + "00" * 31])
-        assert time.monotonic() - started < 1.5
-        assert (
-            str(exc.value) == f"beacon {hanging_beacon}: GET /eth/v1/beacon/blobs/5: no response within 0.3s"
-        )
+        assert time.monotonic() - started < 4.0
+        assert str(exc.value) == f"beacon {hanging_beacon}: GET /eth/v1/beacon/blobs/5: no response within 1s"
         assert exc.value.transient
 
 

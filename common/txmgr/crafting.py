@@ -127,9 +127,11 @@ class Crafting(NonceGaps):
         async with self._nonce_lock:
             if self._nonce is None:
                 try:
-                    self._nonce = int(
-                        await self._call("eth_getTransactionCount", [to_hex(self.from_address), "latest"]), 16
+                    latest = await self._call(
+                        "eth_getTransactionCount", [to_hex(self.from_address), "latest"]
                     )
+                    # After a reset, nonces still held by sends in flight (fillers too) are skipped.
+                    self._nonce = self._first_free_nonce(int(latest, 16))
                 except RpcError as err:
                     self.metrics.rpc_error()
                     raise TxMgrError(f"failed to get nonce: {err}") from err

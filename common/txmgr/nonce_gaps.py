@@ -8,14 +8,14 @@ nonce we are about to use or are waiting on, and no send of ours in flight holds
 
 Two cures, both without ever posting a tx's data twice:
 
-* a tx not yet signed simply takes the chain's nonce (the cursor is reset, as Go does after a failure);
+* a tx not yet signed takes the node's pending nonce when no send of ours is in flight;
 * a tx already published keeps its nonce (the node may hold it as a queued tx, which would be mined
   after a renumbered copy), and each lost nonce below it gets a no-op self-transfer (``filler``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 
 from common.rpc.errors import RpcError
 from common.txmgr.base import TxManagerBase
@@ -26,9 +26,9 @@ MAX_FILLS_PER_CHECK = 16
 further gap is seen at the next check)."""
 
 
-def lost_nonces(ours: int, pending: int, in_flight: Collection[int]) -> list[int]:
+def lost_nonces(ours: int, pending: int, in_flight: Collection[int]) -> Iterator[int]:
     """The nonces below ``ours`` that the node lacks (from ``pending`` on) and no send of ours holds."""
-    return [k for k in range(pending, ours) if k not in in_flight]
+    return (k for k in range(pending, ours) if k not in in_flight)
 
 
 def filler_candidate(sender: bytes, *, blob: bool) -> TxCandidate:
@@ -61,6 +61,12 @@ class NonceGaps(TxManagerBase):
             self.log.debug("Nonce gap check failed", tag=tag, err=str(err))
             return None
 
+    def _first_free_nonce(self, nonce: int) -> int:
+        """``nonce`` or the first one above it that no send of ours holds."""
+        while nonce in self._in_flight:
+            nonce += 1
+        return nonce
+
     async def _healed_next_nonce(self, nonce: int) -> int:
         """The nonce an unsigned tx should take instead of ``nonce`` (the cached nonce + 1).
 
@@ -74,6 +80,8 @@ class NonceGaps(TxManagerBase):
         if pending is None or pending >= nonce:
             return nonce
         latest = await self._node_nonce("latest")
+        if latest is None or pending < latest:
+            return nonce  # an inconsistent view (load-balanced backends): keep ours
         self.log.warn(
             "Nonce gap detected, resetting nonce",
             expected=pending,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -139,8 +140,10 @@ class Publishing(Crafting, ReceiptWatching):
         if pending is None or pending >= nonce:
             return
         latest = await self._node_nonce("latest")
+        if latest is None or pending < latest:
+            return  # an inconsistent view (load-balanced backends): nonces below ``latest`` are mined
         # From here on no await until every filler holds its nonce: no other check can fill them too.
-        lost = lost_nonces(nonce, pending, self._in_flight)[:MAX_FILLS_PER_CHECK]
+        lost = list(itertools.islice(lost_nonces(nonce, pending, self._in_flight), MAX_FILLS_PER_CHECK))
         if not lost or self._closed:
             return
         self.log.warn(
