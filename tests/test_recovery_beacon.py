@@ -353,3 +353,14 @@ async def test_anvil_beacon_answer_without_the_hashes_is_returned_short(l1: L1Wi
     await client.close()
     with pytest.raises(BeaconUnreachableError, match="client is closed"):
         await client.get_json("/eth/v1/beacon/genesis")
+
+
+def test_beacon_paths_go_under_the_endpoint_path_and_keep_its_query_key() -> None:
+    """An endpoint with a path prefix and an API key in its query: the API path goes under the prefix and
+    the key stays in the query, next to the call's own parameters."""
+    client = BeaconClient("https://beacon.example/v1/abc/?key=SECRET")
+    url = client._url_for("/eth/v1/beacon/blobs/5", {"versioned_hashes": "0x01"})
+    assert url == "https://beacon.example/v1/abc/eth/v1/beacon/blobs/5?key=SECRET&versioned_hashes=0x01"
+    assert BeaconClient("http://b:5052")._url_for("/eth/v1/beacon/genesis", None) == (
+        "http://b:5052/eth/v1/beacon/genesis"
+    )

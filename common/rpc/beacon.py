@@ -126,6 +126,14 @@ class BeaconClient:
             await self._session.close()
             self._session = None
 
+    def _url_for(self, path: str, query: dict[str, str] | None) -> str:
+        """``path`` under the endpoint's path, keeping a query the endpoint URL carries (e.g. an API key)."""
+        base = urllib.parse.urlsplit(self.url)
+        params = urllib.parse.parse_qsl(base.query, keep_blank_values=True) + list((query or {}).items())
+        return urllib.parse.urlunsplit(
+            base._replace(path=base.path.rstrip("/") + path, query=urllib.parse.urlencode(params))
+        )
+
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(headers={"Accept": "application/json"})
@@ -137,7 +145,7 @@ class BeaconClient:
         """GET ``path``: (HTTP status, parsed JSON body, or None when the status is not 200)."""
         if self._closed:
             raise BeaconUnreachableError("client is closed", endpoint=self.endpoint, path=path)
-        url = self.url + path + (f"?{urllib.parse.urlencode(query)}" if query else "")
+        url = self._url_for(path, query)
         limit = aiohttp.ClientTimeout(total=self.timeout if timeout is None else timeout)
         try:
             async with self._get_session().get(url, timeout=limit) as resp:
