@@ -211,7 +211,31 @@ class ChannelCompressor(Protocol):
     def read(self, n: int) -> bytes: ...
 
 
-class ShadowCompressor:
+class _RealStream:
+    """The part of every compressor kind that only passes through to its real output stream."""
+
+    _real: StreamCompressor
+    _full = False
+
+    @property
+    def full(self) -> bool:
+        return self._full
+
+    @property
+    def len(self) -> int:
+        return self._real.len
+
+    def flush(self) -> None:
+        self._real.flush()
+
+    def close(self) -> None:
+        self._real.close()
+
+    def read(self, n: int) -> bytes:
+        return self._real.read(n)
+
+
+class ShadowCompressor(_RealStream):
     """Go ShadowCompressor: exact upper bound from a shadow compressor flushed only near the target."""
 
     def __init__(self, algo: str, target_output_size: int) -> None:
@@ -243,26 +267,12 @@ class ShadowCompressor:
         self._has_data = True
         return True
 
-    @property
-    def full(self) -> bool:
-        return self._full
-
-    @property
-    def len(self) -> int:
-        return self._real.len
-
-    def flush(self) -> None:
-        self._real.flush()
-
     def close(self) -> None:
         self._real.close()
         self._shadow.close()
 
-    def read(self, n: int) -> bytes:
-        return self._real.read(n)
 
-
-class RatioCompressor:
+class RatioCompressor(_RealStream):
     """Go RatioCompressor: full once input >= target / approx ratio (always zlib level 9)."""
 
     def __init__(self, target_output_size: int, approx_compr_ratio: float) -> None:
@@ -283,21 +293,8 @@ class RatioCompressor:
     def full(self) -> bool:
         return self._input >= self.threshold
 
-    @property
-    def len(self) -> int:
-        return self._real.len
 
-    def flush(self) -> None:
-        self._real.flush()
-
-    def close(self) -> None:
-        self._real.close()
-
-    def read(self, n: int) -> bytes:
-        return self._real.read(n)
-
-
-class NoneCompressor:
+class NoneCompressor(_RealStream):
     """Go NonCompressor (tests): zlib level 0 flushed before each write; full past the target."""
 
     def __init__(self, target_output_size: int) -> None:
@@ -312,23 +309,6 @@ class NoneCompressor:
         if self._real.len > self.target:
             self._full = True
         return True
-
-    @property
-    def full(self) -> bool:
-        return self._full
-
-    @property
-    def len(self) -> int:
-        return self._real.len
-
-    def flush(self) -> None:
-        self._real.flush()
-
-    def close(self) -> None:
-        self._real.close()
-
-    def read(self, n: int) -> bytes:
-        return self._real.read(n)
 
 
 def new_compressor(
