@@ -67,6 +67,17 @@ class NonceGaps(TxManagerBase):
             nonce += 1
         return nonce
 
+    async def _gap_below(self, nonce: int) -> tuple[int, int] | None:
+        """(pending, latest) of the node if it lacks nonces below ``nonce``; None if it does not, does not
+        answer, or gives an inconsistent view (pending < latest, e.g. load-balanced backends)."""
+        pending = await self._node_nonce("pending")
+        if pending is None or pending >= nonce:
+            return None
+        latest = await self._node_nonce("latest")
+        if latest is None or pending < latest:
+            return None
+        return pending, latest
+
     async def _healed_next_nonce(self, nonce: int) -> int:
         """The nonce an unsigned tx should take instead of ``nonce`` (the cached nonce + 1).
 
@@ -76,12 +87,10 @@ class NonceGaps(TxManagerBase):
         """
         if self._in_flight:
             return nonce
-        pending = await self._node_nonce("pending")
-        if pending is None or pending >= nonce:
+        view = await self._gap_below(nonce)
+        if view is None:
             return nonce
-        latest = await self._node_nonce("latest")
-        if latest is None or pending < latest:
-            return nonce  # an inconsistent view (load-balanced backends): keep ours
+        pending, latest = view
         self.log.warn(
             "Nonce gap detected, resetting nonce",
             expected=pending,

@@ -136,12 +136,10 @@ class Publishing(Crafting, ReceiptWatching):
         nonce = tx.tx.nonce
         if self._closed or nonce == 0:
             return
-        pending = await self._node_nonce("pending")
-        if pending is None or pending >= nonce:
+        view = await self._gap_below(nonce)
+        if view is None:
             return
-        latest = await self._node_nonce("latest")
-        if latest is None or pending < latest:
-            return  # an inconsistent view (load-balanced backends): nonces below ``latest`` are mined
+        pending, latest = view
         # From here on no await until every filler holds its nonce: no other check can fill them too.
         lost = list(itertools.islice(lost_nonces(nonce, pending, self._in_flight), MAX_FILLS_PER_CHECK))
         if not lost or self._closed:
