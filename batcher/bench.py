@@ -37,6 +37,7 @@ from pathlib import Path
 
 import brotli
 
+from batcher.vectors import vectors_dir
 from common.derive.blob import MAX_BLOB_DATA_SIZE
 from common.derive.block_ref import BlockID
 from common.derive.channel import read_batch_payloads
@@ -65,7 +66,7 @@ GENESIS_TIME = 1_700_000_000
 BLOCK_TIME = 2
 WARMUP = 2
 """Channels the span calibration needs before its steady state."""
-KONA_VECTOR = Path("/work/shared/vectors/kona/batch.hex")
+KONA_VECTOR = vectors_dir() / "kona" / "batch.hex"
 
 _SECP256K1_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
 

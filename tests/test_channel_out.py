@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from batcher.vectors import require_vectors
 from common.derive.batch import decode_batch
 from common.derive.block_ref import BlockID
 from common.derive.channel import decompress_channel as h1_decompress
@@ -453,19 +454,12 @@ def test_a_ratio_compressor_that_refuses_the_first_block_is_an_error_not_an_empt
     assert out.block_count == 0
 
 
-KONA_VECTOR = "/work/shared/vectors/kona/batch.hex"
-
-
 def test_the_mainnet_like_span_batch_vector_rebatches_and_decodes_back():
     """The 143 real blocks of vectors/kona/batch.hex, re-batched into 1-blob span channels, decode
     back to the same timestamps, L1 origins and tx hashes (the vector's own chain id 10)."""
-    import os
     import zlib
 
-    if not os.path.exists(KONA_VECTOR):
-        pytest.skip("shared vector missing")
-    with open(KONA_VECTOR) as fh:
-        raw = zlib.decompress(bytes.fromhex(fh.read().strip()))
+    raw = zlib.decompress(bytes.fromhex((require_vectors() / "kona" / "batch.hex").read_text().strip()))
     span = SpanBatch.decode(read_batch_payloads(raw)[0])
     cfg = rollup(l2_chain_id=10, genesis_l2_time=0)
     derived = span.derive_blocks(0, BLOCK_TIME, 10)

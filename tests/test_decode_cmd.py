@@ -15,17 +15,18 @@ import rlp
 from eth_account import Account
 
 from batcher.decode import main, parse_raw_l1_tx
+from batcher.vectors import vectors_dir
 from common.derive.blob import encode_blob
 from common.derive.frame import Frame, encode_tx_data
 
-VECTORS = Path("/work/shared/vectors")
+VECTORS = vectors_dir()
 BLOB9 = VECTORS / "hildr" / "blob9.txt"
 MAGI_SPAN = VECTORS / "magi" / "batcher_tx_data_span_batch.hex"
 MAGI_SINGULAR = VECTORS / "magi" / "batcher_tx_data_single_frame.hex"
 OP_SEPOLIA = ["--l2-genesis-time", "1691802540", "--l2-block-time", "2", "--l2-chain-id", "11155420"]
 INBOX = "0xff00000000000000000000000000000011155420"
 
-needs_vectors = pytest.mark.skipif(not VECTORS.is_dir(), reason="shared vectors not present")
+needs_vectors = pytest.mark.usefixtures("shared_vectors")
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any] | None, str]:

@@ -27,7 +27,7 @@ import yaml
 
 from batcher.flags import batcher_table, build_batcher_config
 from common.service.rpc_server import RpcServer
-from docs import gen_constraints, gen_dashboard
+from docs import gen_dashboard
 from docs.catalogue import all_series, batcher_series, proposer_series
 from docs.promql import metric_names
 from proposer.flags import build_proposer_config, proposer_table
@@ -537,26 +537,25 @@ def dockerfile_stages() -> dict[str, list[str]]:
     return stages
 
 
-def test_dockerfile_is_multistage_slim_and_pinned():
-    """A wheel-building stage and a slim runtime from a pinned python:3.11 tag, installing from wheels."""
+def test_dockerfile_is_multistage_slim_and_installs_the_lock():
+    """A build stage that installs exactly uv.lock (runtime closure; test_lock keeps uv pinned alike) and
+    a slim runtime from a pinned python:3.11 tag that copies only the built venv."""
     stages = dockerfile_stages()
     assert {"build", "runtime", "op-batcher", "op-proposer"} <= set(stages)
     base = re.search(r"ARG PYTHON_IMAGE=(\S+)", DOCKERFILE.read_text())
     assert base and re.fullmatch(r"python:3\.11\.\d+-slim-\w+", base.group(1)), base
     build = " ".join(stages["build"])
-    assert "pip wheel" in build and "--constraint" in build
+    assert "COPY pyproject.toml uv.lock" in build
+    assert re.search(r"uv sync --locked --no-editable", build), build
+    assert "--extra dev" not in build
     runtime = " ".join(stages["runtime"])
-    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
-    assert (
-        f"--no-index --find-links /wheels --constraint /tmp/constraints.txt op-py-services=={version}"
-        in runtime
-    )
+    assert "COPY --from=build /opt/op /opt/op" in runtime
     assert "build-essential" not in runtime
     for stage in stages.values():
         for line in stage:
             if line.upper().startswith("COPY") and "--from" not in line:
-                source = line.split()[-2]
-                assert (ROOT / source).exists(), f"COPY source {source} missing"
+                for source in line.split()[1:-1]:
+                    assert (ROOT / source).exists(), f"COPY source {source} missing"
 
 
 def test_dockerfile_service_stages_run_the_console_script_as_non_root():
@@ -573,16 +572,6 @@ def test_dockerfile_service_stages_run_the_console_script_as_non_root():
         assert f'CMD ["python", "/opt/op/healthcheck.py", "{name}"]' in health
 
 
-def test_constraints_pin_the_tested_runtime_closure():
-    """docker/constraints.txt equals the runtime dependency closure installed in the test venv."""
-    pins = gen_constraints.runtime_closure()
-    assert {"web3", "aiohttp", "ckzg", "prometheus-client"} <= set(pins)
-    assert "pytest" not in pins and "op-py-services" not in pins
-    assert gen_constraints.CONSTRAINTS.read_text() == gen_constraints.render(pins), (
-        "stale docker/constraints.txt: run `python -m docs.gen_constraints`"
-    )
-
-
 def test_dockerignore_keeps_keys_and_venv_out_of_the_context():
     """Everything is excluded, only sources are re-included, and .env / node_modules are excluded after
     the re-includes (the last matching rule wins), so they can never enter the build context."""
@@ -593,6 +582,7 @@ def test_dockerignore_keeps_keys_and_venv_out_of_the_context():
         assert rules.index(excluded) > last_include, excluded
     for source in ("common", "batcher", "proposer", "devnet"):
         assert f"!{source}/**" in rules
+    assert "!uv.lock" in rules
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Batch-level shared vectors (/work/shared/vectors): every asserted_upstream value, plus derived_here.
+"""Batch-level shared vectors (../shared/vectors): every asserted_upstream value, plus derived_here.
 
 Channels, frames and blobs are read with H1's frame/channel/blob modules; everything from the
 batch type byte down is ours.
@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import time
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
 from eth_account import Account
 
+from batcher.vectors import require_vectors
 from common.derive.batch import UnsupportedBatchTypeError, decode_batch
 from common.derive.bitlist import bits_of, read_bitlist
 from common.derive.blob import decode_blob
@@ -26,8 +26,7 @@ from common.derive.span_batch_builder import SpanBatchBuilder
 from common.derive.transaction import decode_transaction
 from common.derive.uvarint import read_uvarint
 
-VECTORS = Path("/work/shared/vectors")
-pytestmark = pytest.mark.skipif(not VECTORS.is_dir(), reason="shared vectors not present")
+VECTORS = require_vectors()
 
 OP_MAINNET_GENESIS, OP_MAINNET_CHAIN_ID = 1686068903, 10
 

@@ -1,4 +1,4 @@
-"""Wire-level shared vectors (/work/shared/vectors): blobs, frames, channels, L1-info, deposits.
+"""Wire-level shared vectors (../shared/vectors): blobs, frames, channels, L1-info, deposits.
 
 Vector files are discovered by name pattern, so a new ``*/l1_info_*.hex``, ``*/blob*.txt``,
 ``*/brotli_*_compressed.hex`` or calldata entry with ``derived_here.frames`` is tested too. Every
@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from batcher.vectors import require_vectors
 from common.derive.batch import decode_batch
 from common.derive.blob import (
     BLOB_ENCODING_VERSION,
@@ -45,8 +46,7 @@ from common.derive.l1_info import (
 )
 from common.derive.singular_batch import SingularBatch
 
-VECTORS = Path("/work/shared/vectors")
-pytestmark = pytest.mark.skipif(not VECTORS.is_dir(), reason="shared vectors not present")
+VECTORS = require_vectors()
 
 BLOB_ERRORS: dict[str, type[BlobError]] = {
     "ErrBlobInputTooLarge": BlobInputTooLargeError,
@@ -59,7 +59,7 @@ BLOB_ERRORS: dict[str, type[BlobError]] = {
 
 
 def _glob(pattern: str) -> list[Path]:
-    return sorted(VECTORS.glob(pattern)) if VECTORS.is_dir() else []
+    return sorted(VECTORS.glob(pattern))
 
 
 def _ids(paths: list[Path]) -> list[str]:
@@ -251,7 +251,7 @@ def test_blob_vector(path: Path) -> None:
 
 def _calldata_entries() -> list[tuple[str, str]]:
     out = []
-    for folder in sorted(p.name for p in VECTORS.iterdir() if p.is_dir()) if VECTORS.is_dir() else []:
+    for folder in sorted(p.name for p in VECTORS.iterdir() if p.is_dir()):
         for key, entry in expected(folder).items():
             derived = entry.get("derived_here")
             if (
@@ -291,7 +291,7 @@ def test_calldata_vector_frames(folder: str, key: str) -> None:
 
 def _channel_entries() -> list[tuple[str, str]]:
     out = []
-    for folder in sorted(p.name for p in VECTORS.iterdir() if p.is_dir()) if VECTORS.is_dir() else []:
+    for folder in sorted(p.name for p in VECTORS.iterdir() if p.is_dir()):
         for key, entry in expected(folder).items():
             if "compressed channel" in entry.get("format", ""):
                 out.append((folder, key))
@@ -339,9 +339,9 @@ def test_brotli_stream_vector(path: Path) -> None:
 FRAMES_TO_BATCH = _glob("*/frames_to_batch_frame*.hex")
 
 
-@pytest.mark.skipif(not FRAMES_TO_BATCH, reason="no frames_to_batch vector")
 def test_kona_frames_to_batch_frames_and_channel() -> None:
     """Two version-less frames parse as derived; their raw brotli channel gives the asserted batch."""
+    assert len(FRAMES_TO_BATCH) == 2, f"frames_to_batch vectors missing under {VECTORS}"
     frames = [f for p in FRAMES_TO_BATCH for f in parse_frame_sequence(hex_file(p))]
     entry = expected(FRAMES_TO_BATCH[0].parent.name)["frames_to_batch_*.hex"]
     derived = entry["derived_here"]
