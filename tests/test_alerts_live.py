@@ -49,6 +49,8 @@ INTERVAL = "1s"
 QUIET_SECONDS = 60.0
 """The healthy period watched for alerts (see the module docstring and docs/operations.md)."""
 ALERT_TIMEOUT = 45.0
+STUCK_TIMEOUT = 90.0
+"""The proposer sends only when an output is due (every L2OO submission interval of finalized blocks)."""
 RATE_WINDOW = "30s"
 """Grafana's ``$__rate_interval`` for the dashboard queries (several 1 s scrapes)."""
 NEEDS_FAULT = {
@@ -58,8 +60,8 @@ NEEDS_FAULT = {
 }
 """Dashboard queries (by a fragment) that legitimately return nothing on a healthy devnet."""
 RESUBMIT = ["--resubmission-timeout", "3s"]
-"""The batcher re-publishes a tx the pool has not taken every 3 s (Go default 48 s), so a rejecting pool
-makes the errors OpBatcherPublishErrors counts within the test's time."""
+"""Both services re-publish a tx the pool has not taken every 3 s (Go default 48 s), so a rejecting pool
+makes the errors the publish-error alerts count within the test's time."""
 FUNDED = hex(10_000 * 10**18)
 
 
@@ -99,7 +101,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             name: via(sargs, "--l1-eth-rpc", proxy.url)
             for name, sargs in (
                 ("batcher", [*cli.batcher_args(dn, "blobs", free_port(), free_port()), *RESUBMIT]),
-                ("proposer", cli.proposer_args(dn, free_port(), free_port())),
+                ("proposer", [*cli.proposer_args(dn, free_port(), free_port()), *RESUBMIT]),
             )
         }
         for name, sargs in args.items():
@@ -138,9 +140,9 @@ def wait_for(live: Live, what: str, check: Callable[[], bool], timeout: float = 
     )
 
 
-def wait_alerts(live: Live, names: set[str], state: str = "firing") -> None:
-    """Until every alert in ``names`` is in ``state``."""
-    wait_for(live, f"{sorted(names)} {state}", lambda: names <= alerts_in(live, state))
+def wait_alerts(live: Live, names: set[str], timeout: float = ALERT_TIMEOUT) -> None:
+    """Until every alert in ``names`` fires."""
+    wait_for(live, f"{sorted(names)} firing", lambda: names <= alerts_in(live, "firing"), timeout)
 
 
 def wait_resolved(live: Live, names: set[str]) -> None:
@@ -283,25 +285,29 @@ def test_proposer_process_killed(live):
     wait_resolved(live, {"OpProposerDown"})
 
 
-def test_batch_tx_rejected_by_the_tx_pool(live):
+def test_tx_stuck_in_the_pool(live):
     """The L1 node's pool rejects every tx (the fault-injecting proxy answers ``eth_sendRawTransaction``
-    with geth's "replacement transaction underpriced"): the publish errors of both services raise
-    OpBatcherPublishErrors and OpProposerPublishErrors and fill the dashboard's publish-error panel.
-    Once the pool accepts again, batches are confirmed; ``increase(...[15m])`` keeps the alerts firing
-    for 15 minutes (not waited for)."""
+    with geth's "replacement transaction underpriced"). The publish errors of both services raise
+    OpBatcherPublishErrors and OpProposerPublishErrors and fill the dashboard's publish-error panels;
+    the proposer, restarted by the test before and so without a successful publish since its start,
+    holds a pending tx: OpProposerTxStuck. Once the pool accepts again, batches are confirmed and the
+    proposer publishes, which resolves OpProposerTxStuck; ``increase(...[15m])`` keeps the publish-error
+    alerts firing for 15 minutes (not waited for)."""
+    names = {"OpBatcherPublishErrors", "OpProposerPublishErrors", "OpProposerTxStuck"}
     live.pool.inject_error("eth_sendRawTransaction", "replacement transaction underpriced", times=None)
     try:
-        wait_alerts(live, {"OpBatcherPublishErrors", "OpProposerPublishErrors"})
-        empty = [e for _t, e in empty_dashboard_queries(live) if "op_batcher_default_txmgr_tx_publish" in e]
+        wait_alerts(live, names, timeout=STUCK_TIMEOUT)
+        empty = [e for _t, e in empty_dashboard_queries(live) if "txmgr_tx_publish" in e]
         assert empty == [], empty
     finally:
         live.pool.clear_faults()
     back = time.time()
     wait_for(live, "a batch confirmed after the pool fault", lambda: batch_confirmed_after(live, back))
+    wait_resolved(live, {"OpProposerTxStuck"})
 
 
 def test_dashboard_queries_left_empty(live):
-    """After the faults, the only dashboard queries without data are the proposer's error panels (its
-    tx manager sent nothing during the L1 outage)."""
+    """After the faults, the only dashboard query without data is the proposer's tx-manager RPC errors
+    (its tx manager had nothing to send during the L1 outage)."""
     empty = [e for _t, e in empty_dashboard_queries(live)]
-    assert all("op_proposer_default" in e for e in empty), empty
+    assert all("op_proposer_default_txmgr_rpc_error_count" in e for e in empty), empty
