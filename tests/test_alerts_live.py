@@ -308,6 +308,11 @@ def test_tx_stuck_in_the_pool(live):
 
 def test_dashboard_queries_left_empty(live):
     """After the faults, the only dashboard query without data is the proposer's tx-manager RPC errors
-    (its tx manager had nothing to send during the L1 outage)."""
-    empty = [e for _t, e in empty_dashboard_queries(live)]
-    assert all("op_proposer_default_txmgr_rpc_error_count" in e for e in empty), empty
+    (its tx manager had nothing to send during the L1 outage). The restarted proposer's proposal lag has
+    a series again once it has read its first proposal, hence the wait."""
+
+    def only_proposer_rpc_errors() -> bool:
+        empty = [e for _t, e in empty_dashboard_queries(live)]
+        return all("op_proposer_default_txmgr_rpc_error_count" in e for e in empty)
+
+    wait_for(live, "data in every other dashboard query", only_proposer_rpc_errors)
