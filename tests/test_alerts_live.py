@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -78,6 +80,13 @@ class Live:
     def restart(self, name: str) -> None:
         """Start the service again with its arguments (and so its ports)."""
         self.services[name] = cli.start_service(name, f"{name}.cli", self.args[name], self.state_dir)
+
+    def crash(self, name: str) -> None:
+        """SIGKILL the service's whole process group by its id (it leads its own session), as a crashed
+        container loses every process: the batcher's compression workers too."""
+        proc = self.services[name].process
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
 
     def tails(self) -> str:
         return "\n".join(f"--- {n}\n{s.tail()}" for n, s in self.services.items()) + f"\n{self.prom.tail()}"
@@ -268,9 +277,8 @@ def test_l1_rpc_down(live):
 
 
 def test_batcher_process_killed(live):
-    """SIGKILL the batcher: its target goes down and OpBatcherDown fires; restarted, it resolves."""
-    live.services["batcher"].process.kill()
-    live.services["batcher"].process.wait(10)
+    """SIGKILL the batcher's processes: its target goes down, OpBatcherDown fires; restarted, it resolves."""
+    live.crash("batcher")
     wait_alerts(live, {"OpBatcherDown"})
     live.restart("batcher")
     wait_resolved(live, {"OpBatcherDown"})
@@ -278,8 +286,7 @@ def test_batcher_process_killed(live):
 
 def test_proposer_process_killed(live):
     """SIGKILL the proposer: OpProposerDown fires; restarted, it resolves."""
-    live.services["proposer"].process.kill()
-    live.services["proposer"].process.wait(10)
+    live.crash("proposer")
     wait_alerts(live, {"OpProposerDown"})
     live.restart("proposer")
     wait_resolved(live, {"OpProposerDown"})
