@@ -8,7 +8,8 @@ only if L2 blocks were made and, with services, the safe head followed the unsaf
 landed; each of the last two is required only when ``--duration`` gave it time (``first_safe_eta``,
 ``first_proposal_eta``: the demo's 120 s with the default clocks requires both), and a skipped check is
 printed. The batcher gets the devnet's L2 endpoint, which serves ``miner_setMaxDASize`` like op-geth, so
-it runs with default DA throttling.
+it runs with default DA throttling. ``--prometheus`` adds a Prometheus server (devnet/prometheus.py)
+scraping both services with the shipped alert rules; the status line then counts the firing alerts.
 """
 
 from __future__ import annotations
