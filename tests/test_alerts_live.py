@@ -49,8 +49,8 @@ HOLD = "2s"
 """The shortened ``for:`` of every rule that has one (shipped: 1m to 30m)."""
 INTERVAL = "1s"
 QUIET_SECONDS = 60.0
-"""The healthy period watched for alerts: a minute, about 300 L2 and 25 L1 blocks with batches and
-proposals landing, is what the module's 3-minute share of the suite's time affords."""
+"""The healthy period watched for alerts: a minute of L2 blocks every 0.2 s with batches landing is what
+the module's 3-minute share of the suite's time affords."""
 ALERT_TIMEOUT = 45.0
 STUCK_TIMEOUT = 90.0
 """The proposer sends only when an output is due (every L2OO submission interval of finalized blocks)."""
