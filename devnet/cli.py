@@ -8,7 +8,8 @@ only if L2 blocks were made and, with services, the safe head followed the unsaf
 landed; each of the last two is required only when ``--duration`` gave it time (``first_safe_eta``,
 ``first_proposal_eta``: the demo's 120 s with the default clocks requires both), and a skipped check is
 printed. The batcher gets the devnet's L2 endpoint, which serves ``miner_setMaxDASize`` like op-geth, so
-it runs with default DA throttling.
+it runs with default DA throttling. ``--prometheus`` adds a Prometheus server (devnet/prometheus.py)
+scraping both services with the shipped alert rules; the status line then counts the firing alerts.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any
 from devnet.anvil import free_port, rpc_call
 from devnet.contracts import L2OO_SUBMISSION_INTERVAL, Abi, eth_call
 from devnet.network import Devnet, DevnetConfig
+from devnet.prometheus import INSTALL_HINT, PrometheusServer, find_binary, start_prometheus
 
 log = logging.getLogger("devnet.cli")
 
@@ -43,6 +45,8 @@ SERVICE_WARMUP_SECONDS = 10.0
 computes its first blob (cell) proofs before its first tx is published."""
 ETA_SLACK_FACTOR, ETA_SLACK_SECONDS = 1.25, 5.0
 """--duration judging: an outcome is required once the run lasted its estimated time x factor + seconds."""
+PROMETHEUS_INTERVAL = "5s"
+"""--prometheus scrape and rule-evaluation interval (the devnet's clocks are seconds, not minutes)."""
 EXIT_OK, EXIT_FAILED, EXIT_SERVICE_MISSING = 0, 1, 2
 
 
@@ -197,7 +201,17 @@ def last_proposal(dn: Devnet) -> tuple[int, str]:
         return 0, f"? ({exc})"
 
 
-def status_line(dn: Devnet) -> tuple[str, dict[str, Any]]:
+def alerts_text(prom: PrometheusServer | None) -> str:
+    """The status line's alert field: firing alerts on the devnet's Prometheus (empty without one)."""
+    if prom is None:
+        return ""
+    try:
+        return f" | alerts firing: {prom.firing_count()}"
+    except (OSError, RuntimeError, ValueError):
+        return " | alerts firing: ?"
+
+
+def status_line(dn: Devnet, prom: PrometheusServer | None = None) -> tuple[str, dict[str, Any]]:
     st = rpc_call(dn.rollup_url, "optimism_syncStatus")
     assert isinstance(st, dict)
     deriver = dn.deriver
@@ -212,7 +226,7 @@ def status_line(dn: Devnet) -> tuple[str, dict[str, Any]]:
     line = (
         f"L1 {st['head_l1']['number']}/{st['safe_l1']['number']}/{st['finalized_l1']['number']} | "
         f"L2 {st['unsafe_l2']['number']}/{st['safe_l2']['number']}/{st['finalized_l2']['number']} | "
-        f"batch: {btxt} | proposal: {ptxt}{halted}"
+        f"batch: {btxt} | proposal: {ptxt}{alerts_text(prom)}{halted}"
     )
     return line, st
 
@@ -220,6 +234,7 @@ def status_line(dn: Devnet) -> tuple[str, dict[str, Any]]:
 def run_up(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir).resolve()
     services: list[Service] = []
+    prom: PrometheusServer | None = None
     modules = {name: service_module(name) for name in ("batcher", "proposer")}
     if not args.no_services:
         missing = [n for n, m in modules.items() if m is None]
@@ -272,8 +287,12 @@ def run_up(args: argparse.Namespace) -> int:
                         file=sys.stderr,
                     )
                     return EXIT_SERVICE_MISSING
-        return watch(dn, services, args, lambda: stop_requested)
+            if args.prometheus:
+                prom = start_devnet_prometheus(state_dir, services)
+        return watch(dn, services, args, lambda: stop_requested, prom)
     finally:
+        if prom is not None:
+            prom.stop()
         for svc in services:
             svc.stop()
         dn.stop()
@@ -281,7 +300,35 @@ def run_up(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, old_term)
 
 
-def watch(dn: Devnet, services: list[Service], args: argparse.Namespace, stopping: Any) -> int:
+def start_devnet_prometheus(state_dir: Path, services: list[Service]) -> PrometheusServer | None:
+    """--prometheus: a Prometheus server scraping the services with the shipped alerts; its URL is
+    printed. Without the binary (or if it fails to start) the devnet runs on without it."""
+    if find_binary() is None:
+        print(
+            f"op-devnet: --prometheus: no 'prometheus' binary on PATH ({INSTALL_HINT}); running without it",
+            file=sys.stderr,
+        )
+        return None
+    targets = {f"op-{svc.name}": svc.metrics_port for svc in services}
+    try:
+        prom = start_prometheus(state_dir, targets, interval=PROMETHEUS_INTERVAL)
+    except (OSError, RuntimeError) as exc:
+        print(f"op-devnet: --prometheus: could not start it ({exc}); running without it", file=sys.stderr)
+        return None
+    print(
+        f"op-devnet: Prometheus {prom.url} (rules docker/prometheus/alerts.yml, data {prom.data_dir})",
+        flush=True,
+    )
+    return prom
+
+
+def watch(
+    dn: Devnet,
+    services: list[Service],
+    args: argparse.Namespace,
+    stopping: Any,
+    prom: PrometheusServer | None = None,
+) -> int:
     """Print a status line per L1 block until Ctrl-C or --duration; judge the run at the end."""
     deadline = time.monotonic() + args.duration if args.duration else None
     last_l1 = -1
@@ -297,7 +344,7 @@ def watch(dn: Devnet, services: list[Service], args: argparse.Namespace, stoppin
         try:
             head = int(str(rpc_call(dn.l1_url, "eth_blockNumber")), 16)
             if head != last_l1:
-                line, st = status_line(dn)
+                line, st = status_line(dn, prom)
                 print(time.strftime("%H:%M:%S ") + line, flush=True)
                 last_l1 = head
         except (OSError, RuntimeError) as exc:
@@ -406,6 +453,12 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--state-dir", default=".devnet", help="where rollup.json, devnet.json and logs go")
     up.add_argument(
         "--no-services", action="store_true", help="run the devnet without op-batcher/op-proposer"
+    )
+    up.add_argument(
+        "--prometheus",
+        action="store_true",
+        help="also run a Prometheus server (the 'prometheus' binary) scraping the services with the "
+        "shipped alert rules; the status line shows how many alerts fire",
     )
     return p
 

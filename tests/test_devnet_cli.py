@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 import urllib.error
 
 import pytest
@@ -75,3 +76,39 @@ def test_proposer_flags_in_dispute_game_mode(devnet_dgf):
     p = cli.proposer_args(devnet_dgf, 3, 4)
     assert p[p.index("--game-factory-address") + 1] == devnet_dgf.info()["dgf_address"]
     assert p[p.index("--game-type") + 1] == "1" and "--proposal-interval" in p
+
+
+def test_prometheus_flag_without_the_binary_says_so_and_runs_on(tmp_path, monkeypatch, capsys):
+    """--prometheus where no 'prometheus' binary is installed: a message naming the flag and the package,
+    no server, and the status line carries no alert field."""
+    monkeypatch.setattr(cli, "find_binary", lambda: None)
+    assert cli.start_devnet_prometheus(tmp_path, []) is None
+    err = capsys.readouterr().err
+    assert "--prometheus" in err and "apt-get install prometheus" in err and "running without it" in err
+    assert cli.alerts_text(None) == ""
+
+
+@pytest.mark.skipif(cli.find_binary() is None, reason="no 'prometheus' binary (apt-get install prometheus)")
+def test_prometheus_flag_starts_a_server_whose_alerts_the_status_line_counts(tmp_path, capsys):
+    """The server starts on a free port with the 30 shipped rules and a scrape job per service on its
+    metrics port; the status line's field counts firing alerts (none yet: a down target fires
+    OpBatcherDown only after the shipped 2m hold)."""
+    from devnet.anvil import free_port
+
+    svc = cli.Service("batcher", subprocess.Popen(["true"]), tmp_path / "none.log", 0, free_port())
+    svc.process.wait()
+    prom = cli.start_devnet_prometheus(tmp_path, [svc])
+    assert prom is not None
+    try:
+        assert prom.url in capsys.readouterr().out
+        rules = prom.api("rules")["groups"]
+        assert sum(len(g["rules"]) for g in rules) == 30
+        deadline = time.monotonic() + 10
+        while not (targets := prom.api("targets")["activeTargets"]) and time.monotonic() < deadline:
+            time.sleep(0.2)  # discovery hands the static targets to the scrape loop just after ready
+        assert [t["labels"]["job"] for t in targets] == ["op-batcher"]
+        assert targets[0]["scrapeUrl"] == f"http://127.0.0.1:{svc.metrics_port}/metrics"
+        assert cli.alerts_text(prom) == " | alerts firing: 0"
+    finally:
+        prom.stop()
+    assert prom.process.returncode is not None
