@@ -644,6 +644,7 @@ def check_batcher_config(cfg: BatcherConfig, parsed: ParsedFlags) -> None:
     check_txmgr_flags(parsed)
     cfg.rpc.check()
     _check_beacon_url(cfg.l1_beacon)
+    parsed.check_numbers()
 
 
 def build_batcher_config(parsed: ParsedFlags) -> BatcherConfig:

@@ -363,6 +363,20 @@ def test_validation_messages_are_go_texts(extra, message):
     assert _error(*extra) == f"invalid CLI flags: {message}"
 
 
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--poll-interval=-1s"], "--poll-interval must not be negative, got -1s"),
+        (["--throttle.pid-sample-time=-2ms"], "--throttle.pid-sample-time must not be negative, got -2ms"),
+        (["--max-blocks-per-span-batch=-1"], "--max-blocks-per-span-batch must not be negative, got -1"),
+        (["--throttle.pid-kp=Inf"], "--throttle.pid-kp must be a finite non-negative number, got inf"),
+    ],
+)
+def test_numbers_go_would_misuse_are_errors_naming_the_flag(extra: list[str], message: str) -> None:
+    """A negative poll interval used to be accepted (and busy-polled); such values now fail validation."""
+    assert _error(*extra) == f"invalid CLI flags: {message}"
+
+
 def test_validation_runs_in_go_order():
     """With several problems, the one Go checks first is reported (poll interval before frames, etc.)."""
     assert _error("--poll-interval=0s", "--target-num-frames=0", "--num-confirmations=0") == (
