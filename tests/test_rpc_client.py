@@ -8,8 +8,11 @@ serve JSON-RPC from a small aiohttp server started here (``JsonRpcServer``, reus
 from __future__ import annotations
 
 import asyncio
+import datetime
+import email.utils
 import json
 import ssl
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -20,7 +23,7 @@ from aiohttp import web
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from common.rpc.client import RpcClient
+from common.rpc.client import RpcClient, parse_retry_after, within
 from common.rpc.errors import (
     RpcClosedError,
     RpcConnectionError,
@@ -44,9 +47,12 @@ class Fault(Exception):
 class HttpStatus(Exception):
     """Raised by a test handler to answer with a bare HTTP status."""
 
-    def __init__(self, status: int, body: str = "", json_body: Any = None) -> None:
+    def __init__(
+        self, status: int, body: str = "", json_body: Any = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(status)
         self.status, self.body, self.json_body = status, body, json_body
+        self.headers = headers or {}
 
 
 class Drop(Exception):
@@ -113,8 +119,8 @@ class JsonRpcServer:
             return web.json_response(await self._answer(body))
         except HttpStatus as http:
             if http.json_body is not None:
-                return web.json_response(http.json_body, status=http.status)
-            return web.Response(status=http.status, text=http.body)
+                return web.json_response(http.json_body, status=http.status, headers=http.headers)
+            return web.Response(status=http.status, text=http.body, headers=http.headers)
         except Drop:
             assert request.transport is not None
             request.transport.close()
@@ -173,8 +179,13 @@ class Recorder:
     def __init__(self) -> None:
         self.records: list[tuple[str, float, str]] = []
 
+        self.retries: list[tuple[str, str]] = []
+
     def record(self, method: str, seconds: float, error_label: str) -> None:
         self.records.append((method, seconds, error_label))
+
+    def record_retry(self, method: str, error_label: str) -> None:
+        self.retries.append((method, error_label))
 
 
 @pytest_asyncio.fixture(loop_scope="function")
@@ -242,6 +253,41 @@ async def test_retryable_http_statuses_are_retried_with_backoff(served, status):
     async with client_for(server.url, retries=2) as client:
         assert await client.call("echo", [7]) == [7]
     assert script.counts["echo"] == 3
+
+
+@pytest.mark.parametrize("status", [429, 503])
+async def test_retry_after_holds_back_every_parallel_call_and_is_counted(served, status, caplog):
+    """A rate limit with ``Retry-After: 1`` on 8 parallel calls: each is retried once, none before the
+    second is up (they used to retry every 0.25 s, ignoring it); each retry is a metric and a log line."""
+    server, script = served
+    script.fail_first["echo"] = (8, HttpStatus(status, "slow down", headers={"Retry-After": "1"}))
+    recorder = Recorder()
+    async with client_for(server.url, retries=3, metrics=recorder) as client:
+        started = time.monotonic()
+        results = await asyncio.gather(*(client.call("echo", [i]) for i in range(8)))
+        elapsed = time.monotonic() - started
+    assert results == [[i] for i in range(8)]
+    assert elapsed >= 1.0 and script.counts["echo"] == 16
+    assert recorder.retries == [("echo", f"http_{status}")] * 8
+    retries = [r for r in caplog.records if r.getMessage() == "Retrying RPC after transient error"]
+    assert len(retries) == 8 and all(("endpoint", server.url) in r.go_fields for r in retries)
+
+
+def test_retry_after_parses_seconds_and_http_dates_and_ignores_junk():
+    """RFC 9110 Retry-After: delay-seconds or an HTTP-date; anything else means no hint."""
+    soon = email.utils.format_datetime(datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=20))
+    assert parse_retry_after("7") == 7.0
+    assert 15 < (parse_retry_after(soon) or 0) <= 20
+    assert [parse_retry_after(v) for v in (None, "", "-1", "soon", "1.5")] == [None] * 5
+
+
+async def test_a_bounded_call_that_runs_out_names_endpoint_method_and_timeout(served):
+    """``within`` turns a bare TimeoutError (logged as ``err=""``) into one naming what timed out."""
+    server, _ = served
+    async with client_for(server.url, retries=0) as client:
+        with pytest.raises(RpcTimeoutError) as info:
+            await within(client.call("slow", [5], timeout=5), 0.2, client, "slow")
+    assert str(info.value) == f"slow at {server.url}: no response within 0.2s"
 
 
 async def test_retries_stop_after_the_configured_count(served):

@@ -31,6 +31,8 @@ LABEL_UNKNOWN = "<unknown>"
 
 RETRYABLE_HTTP_STATUSES = frozenset({429, 502, 503, 504})
 """HTTP statuses worth retrying: rate limiting and gateway/proxy trouble in front of the node."""
+RETRY_AFTER_STATUSES = frozenset({429, 503})
+"""Statuses whose ``Retry-After`` header the client honours (RFC 9110 §10.2.3)."""
 
 
 _API_KEY_SEGMENT = re.compile(r"(?=[A-Za-z0-9_-]*[0-9])(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{20,}")
@@ -100,9 +102,13 @@ class RpcTimeoutError(RpcTransportError):
 class RpcHttpError(RpcTransportError):
     """A non-2xx HTTP status without a JSON-RPC error body."""
 
-    def __init__(self, status: int, body: str, *, endpoint: str, method: str) -> None:
+    def __init__(
+        self, status: int, body: str, *, endpoint: str, method: str, retry_after: float | None = None
+    ) -> None:
         self.status = status
         self.body = body
+        self.retry_after = retry_after if status in RETRY_AFTER_STATUSES else None
+        """Seconds the server asked us to wait (``Retry-After`` on 429/503), else None."""
         snippet = body.strip()[:200]
         super().__init__(
             f"HTTP {status}" + (f": {snippet}" if snippet else ""), endpoint=endpoint, method=method
