@@ -8,11 +8,13 @@ serve JSON-RPC from a small aiohttp server started here (``JsonRpcServer``, reus
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import email.utils
 import json
 import ssl
 import time
+import tracemalloc
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -31,6 +33,7 @@ from common.rpc.errors import (
     RpcError,
     RpcHttpError,
     RpcResponseError,
+    RpcResponseTooLargeError,
     RpcTimeoutError,
     redact_url,
 )
@@ -288,6 +291,42 @@ async def test_a_bounded_call_that_runs_out_names_endpoint_method_and_timeout(se
         with pytest.raises(RpcTimeoutError) as info:
             await within(client.call("slow", [5], timeout=5), 0.2, client, "slow")
     assert str(info.value) == f"slow at {server.url}: no response within 0.2s"
+
+
+@pytest.mark.parametrize("sized", [True, False], ids=["content-length", "chunked"])
+async def test_a_body_over_the_cap_is_refused_without_buffering_it(sized):
+    """An 8 MiB answer to a 1 MiB-capped client: an error naming endpoint and method, and the client
+    never holds much more than the cap (it used to read any body whole: 50 MB bodies took GBs)."""
+    cap, size, chunk = 1 << 20, 8 << 20, b" " * 65536
+
+    async def huge(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+        if sized:
+            resp.content_length = size
+        await resp.prepare(request)
+        with contextlib.suppress(ConnectionError):
+            for _ in range(size // len(chunk)):
+                await resp.write(chunk)
+        return resp
+
+    app = web.Application()
+    app.router.add_post("/", huge)
+    runner = web.AppRunner(app, shutdown_timeout=0.05)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    tracemalloc.start()
+    try:
+        async with client_for(url, retries=0, max_response_bytes=cap) as client:
+            with pytest.raises(RpcResponseTooLargeError) as info:
+                await client.call("eth_getBlockByNumber", ["latest", True])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        await runner.cleanup()
+    assert str(info.value).startswith(f"eth_getBlockByNumber at {url}: response larger than {cap} bytes")
+    assert not info.value.transient and peak < 3 * cap, peak
 
 
 async def test_retries_stop_after_the_configured_count(served):

@@ -34,6 +34,7 @@ from common.rpc.errors import (
     RpcError,
     RpcHttpError,
     RpcResponseError,
+    RpcResponseTooLargeError,
     RpcTimeoutError,
     redact_url,
 )
@@ -50,6 +51,10 @@ DEFAULT_BACKOFF = 0.25
 MAX_BACKOFF = 5.0
 MAX_RETRY_AFTER = 30.0
 """Seconds: the longest ``Retry-After`` (429/503) honoured; a larger one is cut to this (bounded retries)."""
+DEFAULT_MAX_RESPONSE_BYTES = 128 * 1024 * 1024
+"""Largest JSON-RPC response body read (``--max-rpc-response-bytes``). A full-tx L2 block at a 150M gas
+limit of zero-byte calldata (4 gas each) is 37.5 MB raw, 75 MB as JSON hex: this leaves headroom."""
+RESPONSE_CHUNK = 1 << 16
 BATCH_METRIC_METHOD = "<batch>"
 """The ``method`` label of a whole batch request (op-service/metrics BatchMethod); elements get their own."""
 NO_RETRY_METHODS = frozenset({"eth_sendRawTransaction", "eth_sendTransaction"})
@@ -90,6 +95,7 @@ class RpcClient:
         headers: Mapping[str, str] | None = None,
         ssl: ssl_module.SSLContext | bool | None = None,
         metrics: RpcMetrics | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         scheme = url.split(":", 1)[0].lower() if ":" in url else ""
         self.endpoint = redact_url(url)
@@ -101,6 +107,8 @@ class RpcClient:
         if timeout <= 0:
             raise ValueError(f"RPC timeout for {self.endpoint} must be positive, got {timeout}")
         self._url = url
+        self.max_response_bytes = max_response_bytes
+        """Bodies (and WebSocket messages) larger than this are refused, never buffered whole."""
         self._websocket = scheme in ("ws", "wss")
         self.timeout = timeout
         self.retries = max(0, retries)
@@ -333,7 +341,7 @@ class RpcClient:
         session = self._get_session()
         try:
             async with session.post(self._url, json=body) as resp:
-                text = await resp.text(errors="replace")
+                raw = await self._read_body(resp, method)
                 status = resp.status
                 retry_after = parse_retry_after(resp.headers.get("Retry-After"))
         except aiohttp.ClientResponseError as exc:
@@ -342,9 +350,11 @@ class RpcClient:
             raise RpcConnectionError(_describe(exc), endpoint=self.endpoint, method=method) from None
         reply: Any
         try:
-            reply = json.loads(text)
+            reply = json.loads(raw)  # from bytes: no second, decoded copy of a large body
         except ValueError:
             reply = None
+        text = raw[:1000].decode("utf-8", errors="replace") if reply is None or status // 100 != 2 else ""
+        del raw
         # Some providers send JSON-RPC errors with a 4xx/5xx status: keep them as answers, except for the
         # statuses that mean "try again later".
         if status // 100 == 2 or (_is_jsonrpc_error(reply) and status not in RETRYABLE_HTTP_STATUSES):
@@ -355,13 +365,25 @@ class RpcClient:
             return reply
         raise RpcHttpError(status, text, endpoint=self.endpoint, method=method, retry_after=retry_after)
 
+    async def _read_body(self, resp: aiohttp.ClientResponse, method: str) -> bytearray:
+        """The body, refused (RpcResponseTooLargeError) once it would pass ``max_response_bytes``."""
+        cap = self.max_response_bytes
+        if resp.content_length is not None and resp.content_length > cap:
+            raise RpcResponseTooLargeError(cap, endpoint=self.endpoint, method=method)
+        body = bytearray()
+        async for chunk in resp.content.iter_chunked(RESPONSE_CHUNK):
+            body += chunk
+            if len(body) > cap:
+                raise RpcResponseTooLargeError(cap, endpoint=self.endpoint, method=method)
+        return body
+
     async def _ws_connect(self, method: str) -> aiohttp.ClientWebSocketResponse:
         async with self._ws_lock:
             if self._ws is not None and not self._ws.closed:
                 return self._ws
             session = self._get_session()
             try:
-                ws = await session.ws_connect(self._url, max_msg_size=0, heartbeat=None)
+                ws = await session.ws_connect(self._url, max_msg_size=self.max_response_bytes, heartbeat=None)
             except aiohttp.WSServerHandshakeError as exc:
                 raise RpcHttpError(exc.status, exc.message, endpoint=self.endpoint, method=method) from None
             except (aiohttp.ClientError, OSError) as exc:

@@ -5,6 +5,7 @@
     │   ├── RpcConnectionError    refused, reset, dropped, TLS failure        (transient)
     │   ├── RpcTimeoutError       no answer within the per-call timeout       (transient)
     │   ├── RpcHttpError          non-2xx HTTP status (429/502/503/504 transient)
+    │   ├── RpcResponseTooLargeError  the body passed the response-size cap
     │   └── RpcClosedError        the client was closed
     ├── RpcDecodeError            the answer is not valid JSON-RPC, or a result has the wrong shape
     ├── RpcResponseError          the server answered with a JSON-RPC error object (code, message, data)
@@ -121,6 +122,18 @@ class RpcHttpError(RpcTransportError):
     @property
     def metric_label(self) -> str:
         return f"http_{self.status}"
+
+
+class RpcResponseTooLargeError(RpcTransportError):
+    """The response body passed the client's cap (``--max-rpc-response-bytes``); reading stopped there."""
+
+    def __init__(self, cap: int, *, endpoint: str, method: str) -> None:
+        self.cap = cap
+        super().__init__(
+            f"response larger than {cap} bytes (raise --max-rpc-response-bytes if this is legitimate)",
+            endpoint=endpoint,
+            method=method,
+        )
 
 
 class RpcClosedError(RpcTransportError):
