@@ -510,6 +510,35 @@ def test_redact_url_never_shows_userinfo_or_query_values(user, secret):
     assert shown == "https://xxxxx@node.example:8545/v1?key=xxxxx&other=xxxxx"
 
 
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "https://eth-mainnet.g.alchemy.com/v2/abcdefghijklmnopqrstuvwxyzAB",
+            "https://eth-mainnet.g.alchemy.com/v2/xxxxx",
+        ),
+        ("https://host/v2/KEY", "https://host/v2/xxxxx"),
+        ("https://host/v3/shortkey/", "https://host/v3/xxxxx/"),
+        ("https://x.quiknode.pro/Abcdefghijklmnopqrstu/", "https://x.quiknode.pro/xxxxx/"),
+        ("http://beacon:5052/eth/v1/beacon/blobs/1", "http://beacon:5052/eth/v1/beacon/blobs/1"),
+    ],
+)
+def test_path_api_keys_are_redacted_whatever_their_letters(url, shown):
+    """A key at the end of a versioned path, or any long token segment, is hidden (a letters-only
+    Alchemy-style key used to be shown in full); beacon API paths stay readable."""
+    assert redact_url(url) == shown
+
+
+async def test_retry_and_error_lines_never_show_a_path_key(caplog):
+    """The retry WARN line and the final error of a refused connection name the endpoint without its key."""
+    key = "abcdefghijklmnopqrstuvwxyzAB"
+    async with client_for(f"http://127.0.0.1:9/v2/{key}", retries=1) as client:
+        with pytest.raises(RpcConnectionError) as info:
+            await client.call("eth_chainId")
+    lines = [str(r.go_fields) for r in caplog.records] + [str(info.value)]
+    assert any("127.0.0.1:9/v2/xxxxx" in line for line in lines) and not any(key in line for line in lines)
+
+
 async def test_aiohttp_exceptions_do_not_escape_the_transport(served):
     """Whatever fails below, callers see only RpcError subclasses (never aiohttp types)."""
     server, script = served

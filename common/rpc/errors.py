@@ -36,8 +36,21 @@ RETRY_AFTER_STATUSES = frozenset({429, 503})
 """Statuses whose ``Retry-After`` header the client honours (RFC 9110 §10.2.3)."""
 
 
-_API_KEY_SEGMENT = re.compile(r"(?=[A-Za-z0-9_-]*[0-9])(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{20,}")
-"""A path segment that looks like a provider API key (``/v3/<key>``): long, with letters and digits."""
+_SECRET_SEGMENT = re.compile(r"[A-Za-z0-9_-]{16,}")
+"""A path segment that may be a provider API key: 16 or more token characters (``/<key>/``)."""
+_VERSION_SEGMENT = re.compile(r"v\d+")
+"""``/v2/``, ``/v3/``: hosted providers end the path with the API key right after it, whatever its length."""
+
+
+def _redact_path(path: str) -> str:
+    segments = path.split("/")
+    last = max((i for i, seg in enumerate(segments) if seg), default=-1)
+    shown = []
+    for i, seg in enumerate(segments):
+        key_slot = i == last and i > 0 and _VERSION_SEGMENT.fullmatch(segments[i - 1]) is not None
+        secret = key_slot or _SECRET_SEGMENT.fullmatch(seg) is not None
+        shown.append(REDACTED if secret else seg)
+    return "/".join(shown)
 
 
 def redact_url(url: str) -> str:
@@ -59,8 +72,7 @@ def redact_url(url: str) -> str:
     query = parts.query
     if query:
         query = urlencode([(key, REDACTED) for key, _ in parse_qsl(query, keep_blank_values=True)])
-    path = "/".join(REDACTED if _API_KEY_SEGMENT.fullmatch(seg) else seg for seg in parts.path.split("/"))
-    return urlunsplit((parts.scheme, netloc, path, query, ""))
+    return urlunsplit((parts.scheme, netloc, _redact_path(parts.path), query, ""))
 
 
 class RpcError(Exception):
