@@ -30,6 +30,7 @@ from common.derive.block_ref import BlockID, L1BlockRef
 from common.derive.l2_block import BlockError, BlockInput, block_from_rpc
 from common.derive.rollup_config import RollupConfig
 from common.derive.sync_status import SyncStatus
+from common.rpc.client import within
 from common.rpc.errors import RpcError
 from common.service.log import get_logger
 
@@ -89,7 +90,12 @@ class BlockLoader:
     async def sync_status(self) -> SyncStatus:
         """The rollup node's sync status (through the active sequencer, within the network timeout)."""
         rollup = await self.l2.rollup_client()
-        status: SyncStatus = await asyncio.wait_for(rollup.sync_status(), self.cfg.network_timeout)
+        status: SyncStatus = await within(
+            rollup.sync_status(),
+            self.cfg.network_timeout,
+            rollup,
+            "optimism_syncStatus",
+        )
         return status
 
     async def clear_state_with_retry(self) -> None:
@@ -229,7 +235,12 @@ class BlockLoader:
 
         async def one(n: int) -> BlockInput:
             async with sem:
-                obj = await asyncio.wait_for(eth.block_json(n, full_txs=True), self.cfg.network_timeout)
+                obj = await within(
+                    eth.block_json(n, full_txs=True),
+                    self.cfg.network_timeout,
+                    eth,
+                    "eth_getBlockByNumber",
+                )
             return block_from_rpc(obj, chain_id)
 
         return list(await asyncio.gather(*(one(n) for n in range(start, end + 1))))

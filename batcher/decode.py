@@ -2,9 +2,10 @@
 
 Sources, read in the order given on the command line:
 
-* files: ``--raw-tx FILE`` (a signed raw L1 tx in hex: its calldata, or the blobs of a blob tx
-  in network form), ``--calldata FILE`` (batcher tx data in hex), ``--blob FILE`` (one blob in
-  hex; give the blobs of a tx in order);
+* files: ``--raw-tx FILE`` (a signed raw L1 tx: its calldata, or the blobs of a blob tx in
+  network form), ``--calldata FILE`` (batcher tx data), ``--blob FILE`` (one blob; give the blobs
+  of a tx in order). Each file is read by its content: hex (``0x`` prefix and whitespace allowed)
+  when it holds only hex digits, raw binary otherwise;
 * an L1 node: ``--l1-eth-rpc URL`` with ``--tx HASH`` (repeatable), or with ``--start N --end M
   --batch-inbox ADDR --batcher-address ADDR`` (end exclusive, as op-node's batch_decoder).
   Blobs come from ``--l1-beacon URL`` (``GET /eth/v1/beacon/blobs/{block}``) or else from the L1
@@ -13,8 +14,9 @@ Sources, read in the order given on the command line:
 The output is one JSON document: frames, channels (complete, dropped or still incomplete),
 batches, and each derived L2 block's timestamp, L1 origin, tx count and tx hashes. Span batches
 need ``--l2-genesis-time --l2-block-time --l2-chain-id`` or ``--rollup-config rollup.json``.
-Bad data is reported in ``errors`` lists next to the frame, channel or batch it concerns; the
-exit code is non-zero only for usage errors (2) and unreachable sources (1).
+Bad data is reported in ``errors`` lists next to the frame, channel or batch it concerns. Exit
+status: 0 when every input decoded, 3 when the report lists any error (the JSON is still printed),
+2 for usage errors and 1 for unreadable files and unreachable sources.
 
 This module is the command line; the work is in :mod:`batcher.decode_sources` (records, file inputs,
 raw L1 txs), :mod:`batcher.decode_l1` (L1 node and beacon API inputs) and :mod:`batcher.decode_report`
@@ -45,6 +47,10 @@ __all__ = ["UsageError", "main", "parse_raw_l1_tx"]
 
 FILE_L1_TIMESTAMP = 2**62
 """L1 timestamp assumed for file inputs: every fork the rollup config schedules is active."""
+
+
+EXIT_DECODE_ERRORS = 3
+"""Exit status when the report lists any error (the JSON is still printed)."""
 
 
 class UsageError(Exception):
@@ -106,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
         const="raw-tx",
         dest="sources",
         metavar="FILE",
-        help="signed raw L1 transaction (hex)",
+        help="signed raw L1 transaction (hex or binary)",
     )
     files.add_argument(
         "--calldata",
@@ -114,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
         const="calldata",
         dest="sources",
         metavar="FILE",
-        help="batcher transaction data (hex)",
+        help="batcher transaction data (hex or binary)",
     )
     files.add_argument(
         "--blob",
@@ -122,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
         const="blob",
         dest="sources",
         metavar="FILE",
-        help="one blob (hex); give a tx's blobs in order",
+        help="one blob (hex or binary); give a tx's blobs in order",
     )
     files.add_argument(
         "--l1-timestamp",
@@ -210,4 +216,4 @@ def main(argv: list[str]) -> int:
         return 1
     report = decode_records(records, rules, params)
     print(json.dumps(report, indent=None if args.compact else 2))
-    return 0
+    return EXIT_DECODE_ERRORS if report["errors"] else 0

@@ -21,6 +21,8 @@ from common.derive.channel_bank import BatcherTx
 BLOB_TX_TYPE = 0x03
 SET_CODE_TX_TYPE = 0x04
 DEPOSIT_TX_TYPE = 0x7E
+BLOB_TX_HASHES_INDEX = 10
+"""Position of blobVersionedHashes in an EIP-4844 tx payload."""
 
 
 class SourceError(Exception):
@@ -82,6 +84,8 @@ def parse_raw_l1_tx(raw: bytes) -> RawL1Tx:
     blobs: tuple[bytes, ...] = ()
     if tx_type == BLOB_TX_TYPE and fields and isinstance(fields[0], list):
         # network form: [tx, blobs, commitments, proofs] or [tx, version, blobs, commitments, cell_proofs]
+        if len(fields) < 4:
+            raise ValueError(f"blob tx network form: only {len(fields)} items")
         blob_list = fields[1] if isinstance(fields[1], list) else fields[2]
         blobs = tuple(_as_bytes(b, "sidecar blob") for b in _as_list(blob_list, "sidecar blobs"))
         fields = fields[0]
@@ -89,30 +93,42 @@ def parse_raw_l1_tx(raw: bytes) -> RawL1Tx:
     if tx_type not in positions:
         raise ValueError(f"unsupported L1 transaction type 0x{tx_type:02x}")
     to_i, data_i = positions[tx_type]
-    if len(fields) <= data_i:
+    if len(fields) <= (BLOB_TX_HASHES_INDEX if tx_type == BLOB_TX_TYPE else data_i):
         raise ValueError(f"type {tx_type} tx: only {len(fields)} fields")
     to = _as_bytes(fields[to_i], "to") or None
     data = _as_bytes(fields[data_i], "data")
     hashes: tuple[bytes, ...] = ()
     if tx_type == BLOB_TX_TYPE:
-        hashes = tuple(_as_bytes(h, "blob hash") for h in _as_list(fields[10], "blobVersionedHashes"))
+        hashes = tuple(
+            _as_bytes(h, "blob hash") for h in _as_list(fields[BLOB_TX_HASHES_INDEX], "blobVersionedHashes")
+        )
     return RawL1Tx(tx_type, to, data, hashes, blobs)
 
 
 # ------------------------------------------------------------------------------------------ inputs
 
 
-def read_hex_file(path: str) -> bytes:
-    """A hex file's bytes (``0x`` prefix and whitespace allowed); SourceError names the file."""
+def read_source_file(path: str) -> bytes:
+    """A file source's bytes, by content: hex (``0x`` and whitespace allowed) or else raw binary.
+
+    Blobs and raw txs are usually saved as binary, hand-made inputs as hex, so both are accepted.
+    A file is hex when, after whitespace and a ``0x`` prefix are removed, it holds only hex digits.
+    Raises SourceError (unreadable: exit 1) or ValueError (odd hex digit count: an item error).
+    """
     try:
-        text = Path(path).read_text().strip()
+        content = Path(path).read_bytes()
     except OSError as exc:
         raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    text = text[2:] if text.startswith(("0x", "0X")) else text
-    try:
-        return bytes.fromhex("".join(text.split()))
-    except ValueError as exc:
-        raise SourceError(f"{path}: not hex: {exc}") from exc
+    digits = b"".join(content.split())
+    digits = digits[2:] if digits[:2] in (b"0x", b"0X") else digits
+    if digits.translate(None, _HEX_DIGITS):
+        return content
+    if len(digits) % 2:
+        raise ValueError(f"odd number of hex digits ({len(digits)})")
+    return bytes.fromhex(digits.decode("ascii"))
+
+
+_HEX_DIGITS = b"0123456789abcdefABCDEF"
 
 
 def blob_record(blob: bytes, label: str, l1_block: int, l1_time: int) -> SourceRecord:
@@ -136,7 +152,11 @@ def records_from_files(sources: Sequence[tuple[str, str]], l1_time: int) -> list
     """File inputs in command-line order, all in one synthetic L1 block 0."""
     out: list[SourceRecord] = []
     for kind, path in sources:
-        raw = read_hex_file(path)
+        try:
+            raw = read_source_file(path)
+        except ValueError as exc:
+            out.append(SourceRecord(path, kind, 0, [f"{path}: {exc}"]))
+            continue
         if kind == "calldata":
             out.append(calldata_record(raw, path, 0, l1_time))
         elif kind == "blob":

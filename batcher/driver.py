@@ -53,6 +53,7 @@ from batcher.throttle import ControllerType, PIDConfig, ThrottleConfig, Throttle
 from batcher.throttling import ThrottleCall, ThrottleLoop
 from common.derive.block_ref import BlockID
 from common.derive.rollup_config import RollupConfig
+from common.rpc.client import within
 from common.rpc.errors import RpcError
 from common.rpc.types import Header
 from common.service.log import get_logger
@@ -352,7 +353,12 @@ class BatchDriver:
         if not self._can_send():
             return 0
         try:
-            header = await asyncio.wait_for(self.l1.header("latest"), self.cfg.network_timeout)
+            header = await within(
+                self.l1.header("latest"),
+                self.cfg.network_timeout,
+                self.l1,
+                "eth_getBlockByNumber",
+            )
         except (RpcError, TimeoutError, OSError) as exc:
             log.warn("Failed to query L1 tip", err=str(exc))
             return 0

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from batcher.channel_config import COMPRESSION_ALGOS, COMPRESSORS
 from batcher.throttle import CONTROLLER_TYPES, ControllerType, PIDConfig, ThrottleConfig, ThrottleError
+from common.rpc.client import DEFAULT_MAX_RESPONSE_BYTES
 from common.rpc.errors import redact_url
 from common.service.flags import (
     SECOND,
@@ -422,6 +423,10 @@ PYTHON_ADDITION = "Python addition, not in Go op-batcher."
 """Opens the usage text of every flag Go does not have (the docs' "Python vs Go" column repeats it)."""
 
 
+MIN_RPC_RESPONSE_BYTES = 1 << 16
+"""Below this even a header or a sync status might not fit."""
+
+
 def _addition_flags() -> tuple[Flag, ...]:
     """Flags of this implementation that Go does not have; registered after all of Go's."""
     return (
@@ -433,6 +438,15 @@ def _addition_flags() -> tuple[Flag, ...]:
             "again. Empty: ask the L1 node (anvil_getBlobsByTransactionHash, devnets only).",
             default="",
             env=_env("L1_BEACON"),
+        ),
+        Flag(
+            "max-rpc-response-bytes",
+            FlagKind.UINT,
+            f"{PYTHON_ADDITION} Largest JSON-RPC response body read from any endpoint (L1, L2, rollup "
+            "node, signer); a larger one is an error naming the endpoint and method, never buffered whole. "
+            "The default fits a full-tx L2 block at a 150M gas limit.",
+            default=DEFAULT_MAX_RESPONSE_BYTES,
+            env=_env("MAX_RPC_RESPONSE_BYTES"),
         ),
     )
 
@@ -535,6 +549,8 @@ class BatcherConfig:
     altda: AltDAConfig = field(default_factory=AltDAConfig)
     l1_beacon: str = ""
     """``--l1-beacon`` (Python addition): beacon API URL for restart recovery's blob reads; empty = none."""
+    max_rpc_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    """``--max-rpc-response-bytes`` (Python addition): the RPC clients' response-body cap."""
     unknown_env: tuple[str, ...] = ()
     """``OP_BATCHER_*`` env names no flag declares; the service logs WARN ``Unknown env var`` for each."""
 
@@ -599,6 +615,7 @@ def _read(parsed: ParsedFlags) -> BatcherConfig:
             max_concurrent_da_requests=g.get_int("altda.max-concurrent-da-requests"),
         ),
         l1_beacon=g.get_str("l1-beacon"),
+        max_rpc_response_bytes=g.get_int("max-rpc-response-bytes"),
         unknown_env=parsed.unknown_env,
     )
 
@@ -644,6 +661,9 @@ def check_batcher_config(cfg: BatcherConfig, parsed: ParsedFlags) -> None:
     check_txmgr_flags(parsed)
     cfg.rpc.check()
     _check_beacon_url(cfg.l1_beacon)
+    if (cap := cfg.max_rpc_response_bytes) < MIN_RPC_RESPONSE_BYTES:
+        raise ValueError(f"--max-rpc-response-bytes must be at least {MIN_RPC_RESPONSE_BYTES}, got {cap}")
+    parsed.check_numbers()
 
 
 def build_batcher_config(parsed: ParsedFlags) -> BatcherConfig:

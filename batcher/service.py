@@ -29,7 +29,7 @@ from batcher.throttle import ControllerType, ThrottleError
 from common.derive.rollup_config import RollupConfig
 from common.rpc.active import ActiveL2Provider, StaticL2Provider
 from common.rpc.beacon import BeaconClient
-from common.rpc.client import RpcClient
+from common.rpc.client import DEFAULT_MAX_RESPONSE_BYTES, RpcClient
 from common.rpc.eth import EthClient
 from common.rpc.rollup import RollupClient
 from common.service.lifecycle import CloseApp, service_main
@@ -63,9 +63,15 @@ class BatcherL1Client(EthClient):
     """
 
     def __init__(
-        self, url: str, *, beacon_url: str = "", timeout: float, metrics: RpcClientMetrics | None = None
+        self,
+        url: str,
+        *,
+        beacon_url: str = "",
+        timeout: float,
+        metrics: RpcClientMetrics | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
-        super().__init__(url, timeout=timeout, metrics=metrics)
+        super().__init__(url, timeout=timeout, metrics=metrics, max_response_bytes=max_response_bytes)
         self.beacon = BeaconClient(beacon_url, timeout=timeout) if beacon_url else None
         self.recovery_blobs = RecoveryBlobs(self.beacon, self.blobs)
 
@@ -90,7 +96,11 @@ class BatcherService:
         self.rpc_metrics = RpcClientMetrics(self.metrics.factory)
         timeout = cfg.txmgr.network_timeout
         self.l1 = BatcherL1Client(
-            cfg.l1_eth_rpc, beacon_url=cfg.l1_beacon, timeout=timeout, metrics=self.rpc_metrics
+            cfg.l1_eth_rpc,
+            beacon_url=cfg.l1_beacon,
+            timeout=timeout,
+            metrics=self.rpc_metrics,
+            max_response_bytes=cfg.max_rpc_response_bytes,
         )
         self.l2: StaticL2Provider | ActiveL2Provider | None = None
         self.rollup: RollupConfig | None = None
@@ -104,19 +114,23 @@ class BatcherService:
     # ---- setup ------------------------------------------------------------------------------------
 
     def _l2_provider(self) -> StaticL2Provider | ActiveL2Provider:
-        cfg, timeout, m = self.cfg, self.cfg.txmgr.network_timeout, self.rpc_metrics
+        cfg, m = self.cfg, self.rpc_metrics
+        opts: dict[str, Any] = {
+            "timeout": cfg.txmgr.network_timeout,
+            "metrics": m,
+            "max_response_bytes": cfg.max_rpc_response_bytes,
+        }
         if len(cfg.rollup_rpc) == 1:
             return StaticL2Provider(
-                RollupClient(cfg.rollup_rpc[0], timeout=timeout, metrics=m),
-                EthClient(cfg.l2_eth_rpc[0], timeout=timeout, metrics=m),
+                RollupClient(cfg.rollup_rpc[0], **opts), EthClient(cfg.l2_eth_rpc[0], **opts)
             )
         return ActiveL2Provider(
             cfg.rollup_rpc,
             cfg.l2_eth_rpc,
             check_duration=cfg.active_sequencer_check_duration,
-            network_timeout=timeout,
-            rollup_factory=lambda url: RollupClient(url, timeout=timeout, metrics=m),
-            eth_factory=lambda url: EthClient(url, timeout=timeout, metrics=m),
+            network_timeout=cfg.txmgr.network_timeout,
+            rollup_factory=lambda url: RollupClient(url, **opts),
+            eth_factory=lambda url: EthClient(url, **opts),
         )
 
     async def setup(self) -> None:
@@ -249,7 +263,12 @@ class BatcherService:
     async def _set_max_da_size(self, endpoint: str, max_tx: int, max_block: int) -> Any:
         client = self._throttle_clients.get(endpoint)
         if client is None:
-            client = RpcClient(endpoint, timeout=self.cfg.txmgr.network_timeout, metrics=self.rpc_metrics)
+            client = RpcClient(
+                endpoint,
+                timeout=self.cfg.txmgr.network_timeout,
+                metrics=self.rpc_metrics,
+                max_response_bytes=self.cfg.max_rpc_response_bytes,
+            )
             self._throttle_clients[endpoint] = client
         return await client.call("miner_setMaxDASize", [hex(max_tx), hex(max_block)])
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from batcher.metrics import BatcherMetrics
 from batcher.throttle import ControllerType, PIDConfig, ThrottleConfig, ThrottleController, ThrottleParams
-from common.rpc.errors import RpcError, RpcResponseError
+from common.rpc.errors import RpcError, RpcResponseError, redact_url
 from common.service.log import get_logger
 
 log = get_logger("batcher")
@@ -123,7 +123,7 @@ class ThrottleLoop:
 
     async def endpoint_loop(self, endpoint: str, q: asyncio.Queue[ThrottleParams]) -> None:
         """Send the latest limits to one endpoint; retry refusals; stop the app if it cannot throttle."""
-        log.info("Starting endpoint throttling loop", endpoint=endpoint)
+        log.info("Starting endpoint throttling loop", endpoint=redact_url(endpoint))
         params = await q.get()
         while True:
             ok = await self._set_max_da_size(endpoint, params)
@@ -145,14 +145,19 @@ class ThrottleLoop:
             if exc.code not in JSON_RPC_STANDARD_ERRORS:
                 return False
             log.error(
-                "Critical error detected, attempting batcher shut down", endpoint=endpoint, err=str(exc)
+                "Critical error detected, attempting batcher shut down",
+                endpoint=redact_url(endpoint),
+                err=str(exc),
             )
             self._close_app(
                 RuntimeError(
-                    f"miner_setMaxDASize unavailable at {endpoint}, either enable it or disable throttling"
+                    f"miner_setMaxDASize unavailable at {redact_url(endpoint)}, "
+                    "either enable it or disable throttling"
                 )
             )
             return None
         except (RpcError, TimeoutError, OSError) as exc:
-            log.warn("SetMaxDASize RPC failed for endpoint, retrying.", endpoint=endpoint, err=str(exc))
+            log.warn(
+                "SetMaxDASize RPC failed for endpoint, retrying.", endpoint=redact_url(endpoint), err=str(exc)
+            )
             return False

@@ -59,6 +59,9 @@ BATCHER_NOTES: Mapping[str, str] = {
     "l1-beacon": "Python addition (Go has no such flag: it does not read its channels back at "
     "restart). Restart recovery reads blob txs' blobs here; unreachable: falls back to the L1 node, "
     "else the blob channels are resubmitted (WARN `Blob channels cannot be recovered from L1`).",
+    "max-rpc-response-bytes": "Python addition (Go reads any body size). A bigger body fails the call "
+    "(`response larger than N bytes`, naming endpoint and method) after reading at most N bytes; the "
+    "op-proposer uses the same default cap.",
 }
 
 PROPOSER_NOTES: Mapping[str, str] = {

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from common.derive.block_ref import L2BlockRef
 from common.derive.sync_status import SyncStatus
+from common.rpc.client import within
 from common.service.log import get_logger
 from proposer import contracts
 
@@ -348,4 +349,4 @@ class ProposerDriver:
     async def _call(self, data: bytes, to: bytes | None = None) -> bytes:
         """An eth_call to our contract (or ``to``), bounded by the network timeout like each Go call."""
         target = self.cfg.contract if to is None else to
-        return await asyncio.wait_for(self.l1.call(target, data), self.cfg.network_timeout)
+        return await within(self.l1.call(target, data), self.cfg.network_timeout, self.l1, "eth_call")

@@ -34,6 +34,8 @@ from common.txmgr.config import TxMgrConfig
 from common.txmgr.flags import build_txmgr_config, check_txmgr_flags, legacy_hd_path_flag, txmgr_flags
 
 ENV_PREFIX = "OP_PROPOSER"
+MAX_UINT32 = (1 << 32) - 1
+"""Go keeps ``--game-type`` as a uint32 (``uint32(cfg.GameType)``): larger values would wrap silently."""
 APP_NAME = "op-proposer"
 APP_USAGE = "L2Output Submitter"
 APP_DESCRIPTION = "Service for generating and submitting L2 Output checkpoints to the L2OutputOracle contract"
@@ -171,17 +173,6 @@ def proposer_table(version: str = DEFAULT_VERSION) -> FlagTable:
 # Config
 
 
-def parse_address(text: str) -> bytes | None:
-    """A 0x-prefixed (or bare) 40-hex-digit address -> 20 bytes; anything else -> None (era C ignores it)."""
-    body = text[2:] if text[:2] in ("0x", "0X") else text
-    if len(body) != 40:
-        return None
-    try:
-        return bytes.fromhex(body)
-    except ValueError:
-        return None
-
-
 @dataclass(frozen=True, slots=True)
 class ProposerConfig:
     """Everything op-proposer reads from flags/env (durations in seconds)."""
@@ -191,8 +182,8 @@ class ProposerConfig:
     rollup_rpc: str = ""
     supervisor_rpcs: tuple[str, ...] = ()
     superroot_rpcs: tuple[str, ...] = ()
-    l2oo_address_text: str = ""
-    game_factory_address_text: str = ""
+    l2oo_address: bytes | None = None
+    game_factory_address: bytes | None = None
     poll_interval: float = 12.0
     allow_non_finalized: bool = False
     proposal_interval: float = 0.0
@@ -205,16 +196,6 @@ class ProposerConfig:
     pprof: PprofConfig = field(default_factory=PprofConfig)
     unknown_env: tuple[str, ...] = ()
     """``OP_PROPOSER_*`` env names no flag declares; the service logs WARN ``Unknown env var`` for each."""
-
-    @property
-    def l2oo_address(self) -> bytes | None:
-        """Parsed L2OutputOracle address; an unparsable value is treated as unset (era C)."""
-        return parse_address(self.l2oo_address_text) if self.l2oo_address_text else None
-
-    @property
-    def game_factory_address(self) -> bytes | None:
-        """Parsed DisputeGameFactory address; an unparsable value is treated as unset (era C)."""
-        return parse_address(self.game_factory_address_text) if self.game_factory_address_text else None
 
     @property
     def rollup_rpcs(self) -> tuple[str, ...]:
@@ -230,12 +211,12 @@ def _read(parsed: ParsedFlags) -> ProposerConfig:
         rollup_rpc=g.get_str("rollup-rpc"),
         supervisor_rpcs=g.get_list("supervisor-rpcs"),
         superroot_rpcs=g.get_list("superroot-rpcs"),
-        l2oo_address_text=g.get_str("l2oo-address"),
-        game_factory_address_text=g.get_str("game-factory-address"),
+        l2oo_address=g.address("l2oo-address"),
+        game_factory_address=g.address("game-factory-address"),
         poll_interval=g.seconds("poll-interval"),
         allow_non_finalized=g.get_bool("allow-non-finalized"),
         proposal_interval=g.seconds("proposal-interval"),
-        game_type=g.get_int("game-type") & 0xFFFFFFFF,
+        game_type=g.get_int("game-type"),
         active_sequencer_check_duration=g.seconds("active-sequencer-check-duration"),
         wait_node_sync=g.get_bool("wait-node-sync"),
         rpc=read_rpc_config(parsed),
@@ -252,7 +233,7 @@ def check_proposer_config(cfg: ProposerConfig, parsed: ParsedFlags) -> None:
     cfg.metrics.check()
     cfg.pprof.check()
     check_txmgr_flags(parsed)
-    dgf, l2oo = cfg.game_factory_address_text, cfg.l2oo_address_text
+    dgf, l2oo = cfg.game_factory_address is not None, cfg.l2oo_address is not None
     if not dgf and not l2oo:
         raise ValueError("neither the `DisputeGameFactory` nor `L2OutputOracle` address was provided")
     if dgf and l2oo:
@@ -275,13 +256,18 @@ def check_proposer_config(cfg: ProposerConfig, parsed: ParsedFlags) -> None:
         raise ValueError(ERR_MISSING_SUPERVISOR_RPC)
     if cfg.supervisor_rpcs or cfg.superroot_rpcs:
         raise ValueError(ERR_SUPER_ROOTS_UNSUPPORTED)
+    parsed.check_numbers()
+    if cfg.poll_interval == 0:
+        raise ValueError("--poll-interval must be positive")
+    if cfg.game_type > MAX_UINT32:
+        raise ValueError(f"--game-type must fit in 32 bits (at most {MAX_UINT32}), got {cfg.game_type}")
 
 
 def build_proposer_config(parsed: ParsedFlags) -> ProposerConfig:
     """Required-flag check, config build and validation; errors are ConfigError with Go's text."""
     parsed.check_required()
-    cfg = _read(parsed)
     try:
+        cfg = _read(parsed)
         check_proposer_config(cfg, parsed)
     except ValueError as exc:
         raise ConfigError(f"invalid CLI flags: {exc}") from None

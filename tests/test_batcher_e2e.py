@@ -236,6 +236,44 @@ def test_a_batcher_killed_mid_channel_restarts_without_losing_or_reposting_block
     assert counts and max(counts.values()) == 1, counts
 
 
+def session_pids(sid: int) -> set[int]:
+    """Live (not zombie) processes of session ``sid``: they keep it when re-parented to PID 1."""
+    pids: set[int] = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+        except (OSError, ValueError):
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] != "Z" and int(fields[3]) == sid:
+            pids.add(int(entry.name))
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_sigkill_of_a_blob_batcher_takes_its_kzg_worker_down_too(dn, tmp_path):
+    """kill -9 of a blob-mode batcher: its KZG worker and the multiprocessing resource tracker exit
+    (they used to live on under PID 1); the batcher runs in its own session, which finds them."""
+    svc = start_batcher(dn, tmp_path, "--data-availability-type", "blobs", name="kzg")
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(session_pids(svc.process.pid)) < 3:
+            assert svc.alive(), svc.tail(40)
+            time.sleep(0.1)
+        children = session_pids(svc.process.pid) - {svc.process.pid}
+        assert len(children) >= 2, (children, svc.tail(40))  # the worker and the resource tracker
+    finally:
+        svc.process.send_signal(signal.SIGKILL)
+        svc.process.wait(10)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and session_pids(svc.process.pid):
+        time.sleep(0.1)
+    left = session_pids(svc.process.pid)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"children outlived the SIGKILLed batcher: {left}"
+
+
 def test_admin_stop_start_and_flush_control_submission(dn, tmp_path):
     """admin_stopBatcher halts posting, admin_startBatcher resumes it, admin_flushBatcher posts at once."""
     svc = start_batcher(

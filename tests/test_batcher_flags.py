@@ -50,7 +50,7 @@ REFERENCE_FLAGS = {
     "altda.get-timeout", "altda.max-concurrent-da-requests",
 }  # fmt: skip
 
-PYTHON_ADDITIONS = {"l1-beacon"}
+PYTHON_ADDITIONS = {"l1-beacon", "max-rpc-response-bytes"}
 """Flags Go does not have (each marked in its usage text and the docs' "Python vs Go" column)."""
 
 TUTORIAL_ARGV = [
@@ -360,6 +360,20 @@ def test_required_flags_in_go_order(args, message):
 )
 def test_validation_messages_are_go_texts(extra, message):
     """Each invalid setting fails with Go's message wrapped as `invalid CLI flags: <err>`."""
+    assert _error(*extra) == f"invalid CLI flags: {message}"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--poll-interval=-1s"], "--poll-interval must not be negative, got -1s"),
+        (["--throttle.pid-sample-time=-2ms"], "--throttle.pid-sample-time must not be negative, got -2ms"),
+        (["--max-blocks-per-span-batch=-1"], "--max-blocks-per-span-batch must not be negative, got -1"),
+        (["--throttle.pid-kp=Inf"], "--throttle.pid-kp must be a finite non-negative number, got inf"),
+    ],
+)
+def test_numbers_go_would_misuse_are_errors_naming_the_flag(extra: list[str], message: str) -> None:
+    """A negative poll interval used to be accepted (and busy-polled); such values now fail validation."""
     assert _error(*extra) == f"invalid CLI flags: {message}"
 
 

@@ -13,8 +13,10 @@ from typing import Any, ClassVar
 import pytest
 import rlp
 from eth_account import Account
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from batcher.decode import main, parse_raw_l1_tx
+from batcher.decode import EXIT_DECODE_ERRORS, main, parse_raw_l1_tx
 from batcher.vectors import vectors_dir
 from common.derive.blob import encode_blob
 from common.derive.frame import Frame, encode_tx_data
@@ -96,7 +98,7 @@ def test_span_batch_without_chain_parameters_is_reported_not_fatal(
 ) -> None:
     """No genesis/block time: the batch is listed with an error saying which flags are needed."""
     code, report, _ = run(capsys, "--blob", str(BLOB9))
-    assert code == 0 and report is not None
+    assert code == EXIT_DECODE_ERRORS and report is not None
     assert report["blocks"] == []
     assert any("--l2-genesis-time" in e["error"] for e in report["errors"])
 
@@ -157,12 +159,12 @@ def test_brotli_channel_before_fjord_is_a_channel_error(
     code, report, _ = run(
         capsys, "--calldata", str(tmp_path / "c.hex"), "--rollup-config", str(tmp_path / "rollup.json")
     )
-    assert code == 0 and report is not None
+    assert code == EXIT_DECODE_ERRORS and report is not None
     assert report["channels"][0]["errors"] == ["cannot accept brotli compressed batch before Fjord"]
 
 
 def test_malformed_inputs_are_reported_per_item(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    """A bad frame, a bad blob and a corrupt channel each give an error entry; exit code stays 0."""
+    """A bad frame, a bad blob and a corrupt channel each give an error entry; the JSON is printed, exit 3."""
     (tmp_path / "bad_frame.hex").write_text("00" + "ab" * 10)
     bad_blob = bytearray(encode_blob(b"hello"))
     bad_blob[1] = 1
@@ -178,7 +180,7 @@ def test_malformed_inputs_are_reported_per_item(capsys: pytest.CaptureFixture[st
         "--calldata",
         str(tmp_path / "corrupt.hex"),
     )
-    assert code == 0 and report is not None and "Traceback" not in err
+    assert code == EXIT_DECODE_ERRORS and report is not None and "Traceback" not in err
     messages = [e["error"] for e in report["errors"]]
     assert any("truncated frame header" in m for m in messages)
     assert any("invalid blob encoding version" in m for m in messages)
@@ -194,7 +196,7 @@ def test_incomplete_channel_is_listed_with_its_status(
     """A channel missing its closing frame appears with status 'incomplete'."""
     (tmp_path / "open.hex").write_text(encode_tx_data([Frame(b"\x09" * 16, 0, b"\x78", False)]).hex())
     code, report, _ = run(capsys, "--calldata", str(tmp_path / "open.hex"))
-    assert code == 0 and report is not None
+    assert code == EXIT_DECODE_ERRORS and report is not None
     assert [(c["id"], c["status"]) for c in report["channels"]] == [("09" * 16, "incomplete")]
 
 
@@ -271,11 +273,59 @@ def test_raw_signed_transactions_yield_their_calldata_or_blobs(
     assert blocks_summary(report) == exp
 
 
+@needs_vectors
+def test_binary_files_decode_like_their_hex(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A raw 131,072-byte blob, binary calldata and a binary raw tx are read by content, like hex."""
+    calldata = bytes.fromhex(MAGI_SPAN.read_text().strip())
+    blob9 = bytes.fromhex(BLOB9.read_text().strip()[2:])
+    (tmp_path / "blob.bin").write_bytes(blob9)
+    (tmp_path / "data.bin").write_bytes(calldata)
+    (tmp_path / "tx.bin").write_bytes(_signed_type2(calldata))
+    (tmp_path / "data.hex").write_text(
+        "0x" + "\n".join(calldata.hex()[i : i + 64] for i in range(0, 2000, 64))
+    )
+    code, report, err = run(
+        capsys,
+        *("--calldata", str(tmp_path / "data.bin"), "--raw-tx", str(tmp_path / "tx.bin")),
+        *("--blob", str(tmp_path / "blob.bin"), *OP_SEPOLIA),
+    )
+    assert code == 0 and report is not None and report["errors"] == [], err
+    magi = expected_span("magi", "batcher_tx_data_span_batch.hex")["blocks"]
+    assert blocks_summary(report) == [
+        *magi,
+        *magi,
+        *expected_span("hildr", "blob9.txt + blob9_decode.txt")["blocks"],
+    ]
+    code, report, _ = run(capsys, "--calldata", str(tmp_path / "data.hex"))
+    assert code == EXIT_DECODE_ERRORS and report is not None, "a truncated channel is an error"
+
+
+_FILE_CONTENT = st.one_of(
+    st.binary(max_size=300),
+    st.binary(max_size=150).map(lambda b: ("0x" if len(b) % 2 else "") + b.hex()).map(str.encode),
+    st.text("0123456789abcdefxX \n", max_size=80).map(str.encode),
+    st.sampled_from([b"", b"0x", b"\x03\xc1\xc0", b"\x03\xc2\xc1\xc0", b"\x03" + bytes(rlp.encode([[], 1]))]),
+)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kind=st.sampled_from(["--raw-tx", "--calldata", "--blob"]), content=_FILE_CONTENT)
+def test_arbitrary_file_content_never_escapes_and_the_exit_status_matches_the_errors(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, kind: str, content: bytes
+) -> None:
+    """Arbitrary bytes or hex to every file source: a JSON report, exit 0 exactly when it lists no error."""
+    path = tmp_path / "input"
+    path.write_bytes(content)
+    code, report, err = run(capsys, kind, str(path))
+    assert report is not None and "Traceback" not in err
+    assert code == (EXIT_DECODE_ERRORS if report["errors"] else 0)
+
+
 def test_bare_blob_tx_asks_for_the_blob_files(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     """A blob tx without its sidecar is reported with its versioned hashes and a hint."""
     (tmp_path / "t3.hex").write_text(_signed_blob_tx([b"x"], sidecar=False).hex())
     code, report, _ = run(capsys, "--raw-tx", str(tmp_path / "t3.hex"))
-    assert code == 0 and report is not None
+    assert code == EXIT_DECODE_ERRORS and report is not None
     assert "pass the blobs with --blob" in report["errors"][0]["error"]
     assert "0x01" + "00" * 31 in report["errors"][0]["error"]
 
@@ -575,7 +625,7 @@ def test_first_invalid_batch_ends_the_channel_as_derivation_does(
     data = encode_tx_data([Frame(b"\x0a" * 16, 0, zlib.compress(body), True)])
     (tmp_path / "c.hex").write_text(data.hex())
     code, report, _ = run(capsys, "--calldata", str(tmp_path / "c.hex"))
-    assert code == 0 and report is not None
+    assert code == EXIT_DECODE_ERRORS and report is not None
     assert [(b["timestamp"], b["l1_origin_number"], b["tx_count"]) for b in report["blocks"]] == [
         (1000, 7, 1)
     ]

@@ -168,6 +168,45 @@ def test_dgf_never_duplicates_a_game_across_a_kill_and_restart(make_devnet, tmp_
     assert "reverted" not in svc2.tail(300)
 
 
+def test_l2oo_loses_and_repeats_no_output_across_a_kill_and_restart(make_devnet, tmp_path):
+    """L2OutputOracle mode: SIGKILL after the first output; the restarted proposer goes on from the
+    oracle's latest block, so the outputs stay one per interval, none skipped, none sent twice."""
+    dn = make_devnet(proposer="l2oo")
+    info = dn.info()
+    l2oo, interval = info["l2oo_address"], info["l2oo_submission_interval"]
+    args = cli.proposer_args(dn, free_port(), free_port())
+    args[args.index("--poll-interval") + 1] = "500ms"
+
+    def latest() -> int:
+        (number,) = eth_call(dn.l1_url, l2oo, Abi("L2OutputOracle"), "latestBlockNumber")
+        return int(number)
+
+    def run_until(svc: cli.Service, target: int) -> None:
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline and latest() < target:
+            assert svc.alive(), svc.tail()
+            keep_safe(dn)
+            time.sleep(0.3)
+        assert latest() >= target, svc.tail()
+
+    svc = cli.start_service("proposer", "proposer.cli", args, tmp_path)
+    try:
+        run_until(svc, interval)
+    finally:
+        svc.process.kill()
+        svc.process.wait(10)
+    at_kill = latest()
+    svc2 = cli.start_service("proposer", "proposer.cli", args, tmp_path)
+    try:
+        run_until(svc2, at_kill + interval)
+    finally:
+        svc2.stop()
+    (count,) = eth_call(dn.l1_url, l2oo, Abi("L2OutputOracle"), "nextOutputIndex")
+    blocks = [eth_call(dn.l1_url, l2oo, Abi("L2OutputOracle"), "getL2Output", i)[0][2] for i in range(count)]
+    assert blocks == [interval * (i + 1) for i in range(count)], blocks
+    assert "reverted" not in svc2.tail(300)
+
+
 def test_bad_flags_fail_fast_with_the_flag_named(tmp_path):
     """Missing or malformed flags exit non-zero before any network call, naming the flag."""
     import subprocess

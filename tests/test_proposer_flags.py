@@ -135,10 +135,35 @@ def test_dispute_game_factory_mode():
     assert (cfg.proposal_interval, cfg.game_type, cfg.l2oo_address) == (3600.0, 1, None)
 
 
-def test_invalid_address_text_is_treated_as_unset():
-    """Era C silently ignores an unparsable address (the check only looks at the text being non-empty)."""
-    cfg = _config("--l1-eth-rpc=http://l1", "--rollup-rpc=http://rn", "--l2oo-address=not-an-address")
-    assert cfg.l2oo_address is None and cfg.l2oo_address_text == "not-an-address"
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            ["--rollup-rpc=http://rn", "--l2oo-address=not-an-address"],
+            '--l2oo-address: invalid address "not-an-address"',
+        ),
+        (["--rollup-rpc=http://rn", "--l2oo-address=0x1234"], '--l2oo-address: invalid address "0x1234"'),
+        (
+            [*DGF_MODE[1:2], "--game-factory-address=nothex", "--proposal-interval=1h"],
+            "--game-factory-address: invalid",
+        ),
+        ([*DGF_MODE[1:], "--proposal-interval=-10s"], "--proposal-interval must not be negative, got -10s"),
+        ([*DGF_MODE[1:], "--game-type=99999999999"], "--game-type must fit in 32 bits"),
+        ([*L2OO_MODE[1:], "--poll-interval=-1s"], "--poll-interval must not be negative, got -1s"),
+        ([*L2OO_MODE[1:], "--poll-interval=0s"], "--poll-interval must be positive"),
+        ([*L2OO_MODE[1:], "--network-timeout=-5s"], "--network-timeout must not be negative"),
+        ([*L2OO_MODE[1:], "--txmgr.fee-limit-threshold=-1"], "--txmgr.fee-limit-threshold must be a finite"),
+        (
+            [*L2OO_MODE[1:], "--signer.endpoint=http://s", "--signer.address=0xzz"],
+            "--signer.address: invalid",
+        ),
+    ],
+)
+def test_bad_numbers_and_addresses_are_errors_naming_the_flag(extra: list[str], message: str) -> None:
+    """Values Go would wrap, panic on or treat as unset fail validation naming the flag (before any dial)."""
+    with pytest.raises(ConfigError) as exc:
+        _config("--l1-eth-rpc=http://l1", *extra)
+    assert str(exc.value).startswith("invalid CLI flags: ") and message in str(exc.value)
 
 
 def test_l2_output_hd_path_is_the_hd_path_fallback():

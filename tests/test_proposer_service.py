@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from proposer.service import main
 
 
@@ -37,3 +39,18 @@ def test_unreachable_sequencer_list_fails_start_up_naming_every_url(capsys):
     assert "failed to setup: failed to find an active sequencer" in out
     assert "http://127.0.0.1:7 http://127.0.0.1:8" in out
     assert "ab" * 32 not in out
+
+
+def test_a_malformed_address_fails_before_any_endpoint_is_dialled(capsys: pytest.CaptureFixture[str]) -> None:
+    """Unreachable endpoints and a bad --game-factory-address: the flag error wins (the dial used to)."""
+    argv = [
+        "--l1-eth-rpc",
+        "http://127.0.0.1:9",
+        "--rollup-rpc",
+        "http://127.0.0.1:7",
+        "--network-timeout",
+        "1s",
+    ]
+    code = main([*argv, "--game-factory-address", "nothex", "--proposal-interval", "1h"], {})
+    out = capsys.readouterr().out
+    assert code == 1 and 'invalid CLI flags: --game-factory-address: invalid address \\"nothex\\"' in out

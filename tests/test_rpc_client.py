@@ -8,8 +8,13 @@ serve JSON-RPC from a small aiohttp server started here (``JsonRpcServer``, reus
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime
+import email.utils
 import json
 import ssl
+import time
+import tracemalloc
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -20,7 +25,7 @@ from aiohttp import web
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from common.rpc.client import RpcClient
+from common.rpc.client import RpcClient, parse_retry_after, within
 from common.rpc.errors import (
     RpcClosedError,
     RpcConnectionError,
@@ -28,6 +33,7 @@ from common.rpc.errors import (
     RpcError,
     RpcHttpError,
     RpcResponseError,
+    RpcResponseTooLargeError,
     RpcTimeoutError,
     redact_url,
 )
@@ -44,9 +50,12 @@ class Fault(Exception):
 class HttpStatus(Exception):
     """Raised by a test handler to answer with a bare HTTP status."""
 
-    def __init__(self, status: int, body: str = "", json_body: Any = None) -> None:
+    def __init__(
+        self, status: int, body: str = "", json_body: Any = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(status)
         self.status, self.body, self.json_body = status, body, json_body
+        self.headers = headers or {}
 
 
 class Drop(Exception):
@@ -113,8 +122,8 @@ class JsonRpcServer:
             return web.json_response(await self._answer(body))
         except HttpStatus as http:
             if http.json_body is not None:
-                return web.json_response(http.json_body, status=http.status)
-            return web.Response(status=http.status, text=http.body)
+                return web.json_response(http.json_body, status=http.status, headers=http.headers)
+            return web.Response(status=http.status, text=http.body, headers=http.headers)
         except Drop:
             assert request.transport is not None
             request.transport.close()
@@ -173,8 +182,13 @@ class Recorder:
     def __init__(self) -> None:
         self.records: list[tuple[str, float, str]] = []
 
+        self.retries: list[tuple[str, str]] = []
+
     def record(self, method: str, seconds: float, error_label: str) -> None:
         self.records.append((method, seconds, error_label))
+
+    def record_retry(self, method: str, error_label: str) -> None:
+        self.retries.append((method, error_label))
 
 
 @pytest_asyncio.fixture(loop_scope="function")
@@ -242,6 +256,77 @@ async def test_retryable_http_statuses_are_retried_with_backoff(served, status):
     async with client_for(server.url, retries=2) as client:
         assert await client.call("echo", [7]) == [7]
     assert script.counts["echo"] == 3
+
+
+@pytest.mark.parametrize("status", [429, 503])
+async def test_retry_after_holds_back_every_parallel_call_and_is_counted(served, status, caplog):
+    """A rate limit with ``Retry-After: 1`` on 8 parallel calls: each is retried once, none before the
+    second is up (they used to retry every 0.25 s, ignoring it); each retry is a metric and a log line."""
+    server, script = served
+    script.fail_first["echo"] = (8, HttpStatus(status, "slow down", headers={"Retry-After": "1"}))
+    recorder = Recorder()
+    async with client_for(server.url, retries=3, metrics=recorder) as client:
+        started = time.monotonic()
+        results = await asyncio.gather(*(client.call("echo", [i]) for i in range(8)))
+        elapsed = time.monotonic() - started
+    assert results == [[i] for i in range(8)]
+    assert elapsed >= 1.0 and script.counts["echo"] == 16
+    assert recorder.retries == [("echo", f"http_{status}")] * 8
+    retries = [r for r in caplog.records if r.getMessage() == "Retrying RPC after transient error"]
+    assert len(retries) == 8 and all(("endpoint", server.url) in r.go_fields for r in retries)
+
+
+def test_retry_after_parses_seconds_and_http_dates_and_ignores_junk():
+    """RFC 9110 Retry-After: delay-seconds or an HTTP-date; anything else means no hint."""
+    soon = email.utils.format_datetime(datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=20))
+    assert parse_retry_after("7") == 7.0
+    assert 15 < (parse_retry_after(soon) or 0) <= 20
+    assert [parse_retry_after(v) for v in (None, "", "-1", "soon", "1.5")] == [None] * 5
+
+
+async def test_a_bounded_call_that_runs_out_names_endpoint_method_and_timeout(served):
+    """``within`` turns a bare TimeoutError (logged as ``err=""``) into one naming what timed out."""
+    server, _ = served
+    async with client_for(server.url, retries=0) as client:
+        with pytest.raises(RpcTimeoutError) as info:
+            await within(client.call("slow", [5], timeout=5), 0.2, client, "slow")
+    assert str(info.value) == f"slow at {server.url}: no response within 0.2s"
+
+
+@pytest.mark.parametrize("sized", [True, False], ids=["content-length", "chunked"])
+async def test_a_body_over_the_cap_is_refused_without_buffering_it(sized):
+    """An 8 MiB answer to a 1 MiB-capped client: an error naming endpoint and method, and the client
+    never holds much more than the cap (it used to read any body whole: 50 MB bodies took GBs)."""
+    cap, size, chunk = 1 << 20, 8 << 20, b" " * 65536
+
+    async def huge(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+        if sized:
+            resp.content_length = size
+        await resp.prepare(request)
+        with contextlib.suppress(ConnectionError):
+            for _ in range(size // len(chunk)):
+                await resp.write(chunk)
+        return resp
+
+    app = web.Application()
+    app.router.add_post("/", huge)
+    runner = web.AppRunner(app, shutdown_timeout=0.05)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    tracemalloc.start()
+    try:
+        async with client_for(url, retries=0, max_response_bytes=cap) as client:
+            with pytest.raises(RpcResponseTooLargeError) as info:
+                await client.call("eth_getBlockByNumber", ["latest", True])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        await runner.cleanup()
+    assert str(info.value).startswith(f"eth_getBlockByNumber at {url}: response larger than {cap} bytes")
+    assert not info.value.transient and peak < 3 * cap, peak
 
 
 async def test_retries_stop_after_the_configured_count(served):
@@ -423,6 +508,35 @@ def test_redact_url_never_shows_userinfo_or_query_values(user, secret):
     """Whatever the credentials, the redacted URL keeps host, port and path but no secret."""
     shown = redact_url(f"https://{user}:{secret}@node.example:8545/v1?key={secret}&other={secret}")
     assert shown == "https://xxxxx@node.example:8545/v1?key=xxxxx&other=xxxxx"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "https://eth-mainnet.g.alchemy.com/v2/abcdefghijklmnopqrstuvwxyzAB",
+            "https://eth-mainnet.g.alchemy.com/v2/xxxxx",
+        ),
+        ("https://host/v2/KEY", "https://host/v2/xxxxx"),
+        ("https://host/v3/shortkey/", "https://host/v3/xxxxx/"),
+        ("https://x.quiknode.pro/Abcdefghijklmnopqrstu/", "https://x.quiknode.pro/xxxxx/"),
+        ("http://beacon:5052/eth/v1/beacon/blobs/1", "http://beacon:5052/eth/v1/beacon/blobs/1"),
+    ],
+)
+def test_path_api_keys_are_redacted_whatever_their_letters(url, shown):
+    """A key at the end of a versioned path, or any long token segment, is hidden (a letters-only
+    Alchemy-style key used to be shown in full); beacon API paths stay readable."""
+    assert redact_url(url) == shown
+
+
+async def test_retry_and_error_lines_never_show_a_path_key(caplog):
+    """The retry WARN line and the final error of a refused connection name the endpoint without its key."""
+    key = "abcdefghijklmnopqrstuvwxyzAB"
+    async with client_for(f"http://127.0.0.1:9/v2/{key}", retries=1) as client:
+        with pytest.raises(RpcConnectionError) as info:
+            await client.call("eth_chainId")
+    lines = [str(r.go_fields) for r in caplog.records] + [str(info.value)]
+    assert any("127.0.0.1:9/v2/xxxxx" in line for line in lines) and not any(key in line for line in lines)
 
 
 async def test_aiohttp_exceptions_do_not_escape_the_transport(served):

@@ -8,6 +8,7 @@ op-signer cannot run here, so the remote signer talks to a local aiohttp JSON-RP
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import ipaddress
 import logging
@@ -28,7 +29,7 @@ from eth_account import Account
 from eth_utils.crypto import keccak
 
 from common.rpc.client import RpcClient
-from common.rpc.errors import RpcConnectionError
+from common.rpc.errors import RpcConnectionError, RpcError
 from common.txmgr.config import SignerConfig
 from common.txmgr.signer import (
     LocalSigner,
@@ -507,3 +508,26 @@ async def test_service_shutdown_closes_the_remote_signer_session(pki, op_signer,
     assert not session.closed
     await svc.stop()
     assert session.closed
+
+
+async def test_a_signer_that_dies_mid_run_fails_the_signature_naming_it_and_recovers(pki, op_signer):
+    """Healthy at start, then unreachable (a TCP outage proxy stands in for op-signer dying): the signature
+    fails with an error naming the endpoint, nothing hangs, and signing works again once it is back."""
+    from tests.outage_proxy import OutageProxy
+
+    _, server = op_signer
+    proxy = OutageProxy(server.url)
+    url = proxy.url.replace("http://", "https://")
+    signer = await from_config(remote_config(pki, url), CHAIN_ID)
+    try:
+        assert await signer.sign_transaction(dynamic_tx())
+        proxy.down()
+        with pytest.raises((SignerError, RpcError)) as info:
+            await asyncio.wait_for(signer.sign_transaction(dynamic_tx()), 30)
+        assert proxy.url.removeprefix("http://") in str(info.value), info.value
+        proxy.up()
+        raw = await signer.sign_transaction(dynamic_tx())
+        assert Account.recover_transaction(raw) == Account.from_key(SECRET_KEY).address
+    finally:
+        await signer.close()
+        proxy.close()

@@ -13,8 +13,10 @@ Every aiohttp/asyncio failure is converted into ``common.rpc.errors`` here and n
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import itertools
 import json
+import random
 import ssl as ssl_module
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -32,6 +34,7 @@ from common.rpc.errors import (
     RpcError,
     RpcHttpError,
     RpcResponseError,
+    RpcResponseTooLargeError,
     RpcTimeoutError,
     redact_url,
 )
@@ -46,6 +49,12 @@ DEFAULT_RETRIES = 2
 DEFAULT_BACKOFF = 0.25
 """Seconds before the first retry; doubled for each further retry, capped at ``MAX_BACKOFF``."""
 MAX_BACKOFF = 5.0
+MAX_RETRY_AFTER = 30.0
+"""Seconds: the longest ``Retry-After`` (429/503) honoured; a larger one is cut to this (bounded retries)."""
+DEFAULT_MAX_RESPONSE_BYTES = 128 * 1024 * 1024
+"""Largest JSON-RPC response body read (``--max-rpc-response-bytes``). A full-tx L2 block at a 150M gas
+limit of zero-byte calldata (4 gas each) is 37.5 MB raw, 75 MB as JSON hex: this leaves headroom."""
+RESPONSE_CHUNK = 1 << 16
 BATCH_METRIC_METHOD = "<batch>"
 """The ``method`` label of a whole batch request (op-service/metrics BatchMethod); elements get their own."""
 NO_RETRY_METHODS = frozenset({"eth_sendRawTransaction", "eth_sendTransaction"})
@@ -61,6 +70,9 @@ class RpcMetrics(Protocol):
     """
 
     def record(self, method: str, seconds: float, error_label: str) -> None: ...
+
+    def record_retry(self, method: str, error_label: str) -> None:
+        """One retry scheduled after a transient failure labelled ``error_label``."""
 
 
 def _request_body(request_id: int, method: str, params: Params) -> dict[str, Any]:
@@ -83,6 +95,7 @@ class RpcClient:
         headers: Mapping[str, str] | None = None,
         ssl: ssl_module.SSLContext | bool | None = None,
         metrics: RpcMetrics | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         scheme = url.split(":", 1)[0].lower() if ":" in url else ""
         self.endpoint = redact_url(url)
@@ -94,6 +107,8 @@ class RpcClient:
         if timeout <= 0:
             raise ValueError(f"RPC timeout for {self.endpoint} must be positive, got {timeout}")
         self._url = url
+        self.max_response_bytes = max_response_bytes
+        """Bodies (and WebSocket messages) larger than this are refused, never buffered whole."""
         self._websocket = scheme in ("ws", "wss")
         self.timeout = timeout
         self.retries = max(0, retries)
@@ -108,6 +123,8 @@ class RpcClient:
         self._ws_lock = asyncio.Lock()
         self._ws_reader: asyncio.Task[None] | None = None
         self._pending: dict[Any, asyncio.Future[Any]] = {}
+        self._not_before = 0.0
+        """``time.monotonic()`` before which no attempt is sent (the endpoint sent Retry-After)."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.endpoint!r})"
@@ -187,25 +204,39 @@ class RpcClient:
     # ------------------------------------------------------------------------------------------- retrying
 
     async def _with_retries(self, label: str, attempt: Callable[[], Awaitable[Any]], may_retry: bool) -> Any:
-        """Run ``attempt`` until it succeeds, fails for good, or retries run out."""
+        """Run ``attempt`` until it succeeds, fails for good, or retries run out.
+
+        Waits grow exponentially with jitter (parallel callers do not retry in lock-step); a 429/503
+        ``Retry-After`` holds back every call to this endpoint, since they share the provider's quota.
+        """
         retries_left = self.retries if may_retry else 0
-        delay = self.backoff
+        ceiling = self.backoff
         while True:
+            hold = self._not_before - time.monotonic()
+            if hold > 0:
+                await asyncio.sleep(hold)
             try:
                 return await attempt()
             except RpcError as err:
                 if not err.transient or retries_left <= 0 or self._closed:
                     raise
-                log.debug(
+                delay = random.uniform(ceiling / 2, ceiling)
+                retry_after = getattr(err, "retry_after", None)
+                if retry_after is not None:
+                    delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
+                    self._not_before = max(self._not_before, time.monotonic() + delay)
+                log.warn(
                     "Retrying RPC after transient error",
                     endpoint=self.endpoint,
                     method=label,
                     err=str(err),
-                    delay=delay,
+                    delay=f"{delay:.3g}s",
                 )
+                if self._metrics is not None:
+                    self._metrics.record_retry(label, err.metric_label)
                 retries_left -= 1
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_BACKOFF)
+                ceiling = min(ceiling * 2, MAX_BACKOFF)
 
     async def _call_once(self, method: str, params: Params, timeout: float | None) -> Any:
         request_id = next(self._ids)
@@ -310,17 +341,20 @@ class RpcClient:
         session = self._get_session()
         try:
             async with session.post(self._url, json=body) as resp:
-                text = await resp.text(errors="replace")
+                raw = await self._read_body(resp, method)
                 status = resp.status
+                retry_after = parse_retry_after(resp.headers.get("Retry-After"))
         except aiohttp.ClientResponseError as exc:
             raise RpcHttpError(exc.status, exc.message, endpoint=self.endpoint, method=method) from None
         except (aiohttp.ClientError, OSError) as exc:
             raise RpcConnectionError(_describe(exc), endpoint=self.endpoint, method=method) from None
         reply: Any
         try:
-            reply = json.loads(text)
+            reply = json.loads(raw)  # from bytes: no second, decoded copy of a large body
         except ValueError:
             reply = None
+        text = raw[:1000].decode("utf-8", errors="replace") if reply is None or status // 100 != 2 else ""
+        del raw
         # Some providers send JSON-RPC errors with a 4xx/5xx status: keep them as answers, except for the
         # statuses that mean "try again later".
         if status // 100 == 2 or (_is_jsonrpc_error(reply) and status not in RETRYABLE_HTTP_STATUSES):
@@ -329,7 +363,19 @@ class RpcClient:
                     f"invalid JSON in response: {text.strip()[:200]!r}", endpoint=self.endpoint, method=method
                 )
             return reply
-        raise RpcHttpError(status, text, endpoint=self.endpoint, method=method)
+        raise RpcHttpError(status, text, endpoint=self.endpoint, method=method, retry_after=retry_after)
+
+    async def _read_body(self, resp: aiohttp.ClientResponse, method: str) -> bytearray:
+        """The body, refused (RpcResponseTooLargeError) once it would pass ``max_response_bytes``."""
+        cap = self.max_response_bytes
+        if resp.content_length is not None and resp.content_length > cap:
+            raise RpcResponseTooLargeError(cap, endpoint=self.endpoint, method=method)
+        body = bytearray()
+        async for chunk in resp.content.iter_chunked(RESPONSE_CHUNK):
+            body += chunk
+            if len(body) > cap:
+                raise RpcResponseTooLargeError(cap, endpoint=self.endpoint, method=method)
+        return body
 
     async def _ws_connect(self, method: str) -> aiohttp.ClientWebSocketResponse:
         async with self._ws_lock:
@@ -337,7 +383,7 @@ class RpcClient:
                 return self._ws
             session = self._get_session()
             try:
-                ws = await session.ws_connect(self._url, max_msg_size=0, heartbeat=None)
+                ws = await session.ws_connect(self._url, max_msg_size=self.max_response_bytes, heartbeat=None)
             except aiohttp.WSServerHandshakeError as exc:
                 raise RpcHttpError(exc.status, exc.message, endpoint=self.endpoint, method=method) from None
             except (aiohttp.ClientError, OSError) as exc:
@@ -440,3 +486,30 @@ def _describe(exc: BaseException | None) -> str:
         return f"TLS error: {exc.reason or exc}"
     text = str(exc) or type(exc).__name__
     return f"{type(exc).__name__}: {text}"
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """``Retry-After`` in seconds: delay-seconds or an HTTP-date (RFC 9110 §10.2.3); junk -> None."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+async def within(aw: Awaitable[T], timeout: float, client: object, method: str) -> T:
+    """Bound a whole call on ``client``, retries included; running out is an ``RpcTimeoutError`` naming
+    the endpoint, the method and the limit (a bare ``TimeoutError`` logs as ``err=""``)."""
+    try:
+        async with asyncio.timeout(timeout):
+            return await aw
+    except TimeoutError:
+        endpoint = str(getattr(client, "endpoint", type(client).__name__))
+        raise RpcTimeoutError(timeout, endpoint=endpoint, method=method) from None

@@ -5,6 +5,7 @@
     │   ├── RpcConnectionError    refused, reset, dropped, TLS failure        (transient)
     │   ├── RpcTimeoutError       no answer within the per-call timeout       (transient)
     │   ├── RpcHttpError          non-2xx HTTP status (429/502/503/504 transient)
+    │   ├── RpcResponseTooLargeError  the body passed the response-size cap
     │   └── RpcClosedError        the client was closed
     ├── RpcDecodeError            the answer is not valid JSON-RPC, or a result has the wrong shape
     ├── RpcResponseError          the server answered with a JSON-RPC error object (code, message, data)
@@ -31,10 +32,25 @@ LABEL_UNKNOWN = "<unknown>"
 
 RETRYABLE_HTTP_STATUSES = frozenset({429, 502, 503, 504})
 """HTTP statuses worth retrying: rate limiting and gateway/proxy trouble in front of the node."""
+RETRY_AFTER_STATUSES = frozenset({429, 503})
+"""Statuses whose ``Retry-After`` header the client honours (RFC 9110 §10.2.3)."""
 
 
-_API_KEY_SEGMENT = re.compile(r"(?=[A-Za-z0-9_-]*[0-9])(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{20,}")
-"""A path segment that looks like a provider API key (``/v3/<key>``): long, with letters and digits."""
+_SECRET_SEGMENT = re.compile(r"[A-Za-z0-9_-]{16,}")
+"""A path segment that may be a provider API key: 16 or more token characters (``/<key>/``)."""
+_VERSION_SEGMENT = re.compile(r"v\d+")
+"""``/v2/``, ``/v3/``: hosted providers end the path with the API key right after it, whatever its length."""
+
+
+def _redact_path(path: str) -> str:
+    segments = path.split("/")
+    last = max((i for i, seg in enumerate(segments) if seg), default=-1)
+    shown = []
+    for i, seg in enumerate(segments):
+        key_slot = i == last and i > 0 and _VERSION_SEGMENT.fullmatch(segments[i - 1]) is not None
+        secret = key_slot or _SECRET_SEGMENT.fullmatch(seg) is not None
+        shown.append(REDACTED if secret else seg)
+    return "/".join(shown)
 
 
 def redact_url(url: str) -> str:
@@ -56,8 +72,7 @@ def redact_url(url: str) -> str:
     query = parts.query
     if query:
         query = urlencode([(key, REDACTED) for key, _ in parse_qsl(query, keep_blank_values=True)])
-    path = "/".join(REDACTED if _API_KEY_SEGMENT.fullmatch(seg) else seg for seg in parts.path.split("/"))
-    return urlunsplit((parts.scheme, netloc, path, query, ""))
+    return urlunsplit((parts.scheme, netloc, _redact_path(parts.path), query, ""))
 
 
 class RpcError(Exception):
@@ -100,9 +115,13 @@ class RpcTimeoutError(RpcTransportError):
 class RpcHttpError(RpcTransportError):
     """A non-2xx HTTP status without a JSON-RPC error body."""
 
-    def __init__(self, status: int, body: str, *, endpoint: str, method: str) -> None:
+    def __init__(
+        self, status: int, body: str, *, endpoint: str, method: str, retry_after: float | None = None
+    ) -> None:
         self.status = status
         self.body = body
+        self.retry_after = retry_after if status in RETRY_AFTER_STATUSES else None
+        """Seconds the server asked us to wait (``Retry-After`` on 429/503), else None."""
         snippet = body.strip()[:200]
         super().__init__(
             f"HTTP {status}" + (f": {snippet}" if snippet else ""), endpoint=endpoint, method=method
@@ -115,6 +134,18 @@ class RpcHttpError(RpcTransportError):
     @property
     def metric_label(self) -> str:
         return f"http_{self.status}"
+
+
+class RpcResponseTooLargeError(RpcTransportError):
+    """The response body passed the client's cap (``--max-rpc-response-bytes``); reading stopped there."""
+
+    def __init__(self, cap: int, *, endpoint: str, method: str) -> None:
+        self.cap = cap
+        super().__init__(
+            f"response larger than {cap} bytes (raise --max-rpc-response-bytes if this is legitimate)",
+            endpoint=endpoint,
+            method=method,
+        )
 
 
 class RpcClosedError(RpcTransportError):

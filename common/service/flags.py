@@ -28,6 +28,7 @@ HOUR = 60 * MINUTE
 
 MAX_INT64 = (1 << 63) - 1
 MAX_UINT64 = (1 << 64) - 1
+_ADDRESS_RE = re.compile(r"(0[xX])?[0-9a-fA-F]{40}")
 
 FlagValue = str | bool | int | float | tuple[str, ...]
 Validator = Callable[[FlagValue], None]
@@ -540,6 +541,28 @@ class ParsedFlags:
     def is_set(self, name: str) -> bool:
         """Set on the command line or via env (aliases resolve to their flag)."""
         return self.table.flag(name).name in self.explicit
+
+    def check_numbers(self) -> None:
+        """Reject values Go would panic on or silently misuse: a negative duration or int, a negative or
+        non-finite float. Run after the Go checks (which keep their own text); ValueError names the flag."""
+        for flag in self.table.flags:
+            value = self.values[flag.name]
+            if flag.kind is FlagKind.DURATION and isinstance(value, int) and value < 0:
+                raise ValueError(f"--{flag.name} must not be negative, got {format_duration(value)}")
+            if flag.kind is FlagKind.INT and isinstance(value, int) and value < 0:
+                raise ValueError(f"--{flag.name} must not be negative, got {value}")
+            bad_float = isinstance(value, float | int) and (not math.isfinite(value) or value < 0)
+            if flag.kind is FlagKind.FLOAT and bad_float:
+                raise ValueError(f"--{flag.name} must be a finite non-negative number, got {value}")
+
+    def address(self, name: str) -> bytes | None:
+        """A 20-byte address flag (hex, ``0x`` optional); unset -> None, malformed -> ValueError naming it."""
+        text = self.get_str(name)
+        if not text:
+            return None
+        if not _ADDRESS_RE.fullmatch(text):
+            raise ValueError(f"--{name}: invalid address {go_quote(text)} (want 20 bytes in hex)")
+        return bytes.fromhex(text[-40:])
 
     def check_required(self) -> None:
         """op-service CheckRequired: the first required flag not set -> ``flag <name> is required``."""

@@ -361,12 +361,22 @@ class RpcClientMetrics:
             ("method", "error"),
             "rpc_client",
         )
+        self.retries = factory.counter(
+            "retries_total",
+            "Retries after transient RPC client failures (HTTP 429/5xx, timeouts, dropped connections)",
+            ("method", "error"),
+            "rpc_client",
+        )
 
     def record(self, method: str, seconds: float, error_label: str) -> None:
         """One finished request; ``error_label`` is ``<nil>``, ``rpc_<code>``, ``http_<status>``, ..."""
         self.requests.labels(method).inc()
         self.duration.labels(method).observe(seconds)
         self.responses.labels(method, error_label).inc()
+
+    def record_retry(self, method: str, error_label: str) -> None:
+        """One retry after a transient failure (our addition: ``rpc_client_retries_total``)."""
+        self.retries.labels(method, error_label).inc()
 
 
 # --------------------------------------------------------------------------------------------------------

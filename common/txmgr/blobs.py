@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -90,6 +92,26 @@ def make_sidecar(blobs: Sequence[bytes], *, cell_proofs: bool) -> BlobSidecar:
 
 _worker_lock = threading.Lock()
 _worker: ProcessPoolExecutor | None = None
+PARENT_WATCH_INTERVAL = 0.5
+"""Seconds between the KZG worker's checks that the daemon that started it is still alive."""
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """Leave as soon as ``parent_pid`` is gone (re-parented: SIGKILL'd daemons run no atexit hooks).
+
+    Polling ``getppid`` works everywhere; ``PR_SET_PDEATHSIG`` would fire when the *thread* that spawned
+    the worker exits, which may be any thread here. When the worker exits, the multiprocessing resource
+    tracker sees its last writer close and exits too.
+    """
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_WATCH_INTERVAL)
+    os._exit(1)
+
+
+def _worker_init(parent_pid: int) -> None:
+    """KZG worker start-up: watch the parent, then load the trusted set-up."""
+    threading.Thread(target=_exit_with_parent, args=(parent_pid,), name="parent-watch", daemon=True).start()
+    kzg.load_trusted_setup()
 
 
 def _kzg_worker() -> ProcessPoolExecutor:
@@ -100,7 +122,8 @@ def _kzg_worker() -> ProcessPoolExecutor:
             _worker = ProcessPoolExecutor(
                 max_workers=1,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=kzg.load_trusted_setup,
+                initializer=_worker_init,
+                initargs=(os.getpid(),),
             )
         return _worker
 

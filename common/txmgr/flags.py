@@ -315,6 +315,7 @@ def check_txmgr_flags(parsed: ParsedFlags) -> None:
             raise ValueError("BlobTipCapPercentile must be between 1 and 100")
         if parsed.get_int("txmgr.blob-tip-cap-range") < 1:
             raise ValueError("BlobTipCapRange must be at least 1")
+    parsed.address("signer.address")
 
 
 def _has(parsed: ParsedFlags, name: str) -> bool:
