@@ -40,6 +40,7 @@ CLOSE_REASONS = tuple(CloseReason)
 THROTTLE_HISTORY_QUANTILES = (0.5, 0.9, 0.99)
 """The objectives of Go's throttle_intensity_history summary (errors 0.05, 0.01, 0.001)."""
 
+
 class BatcherMetrics(ServiceMetrics):
     """All batcher series on one factory; the txmgr series share its registry."""
 

@@ -64,7 +64,7 @@ def _restore_level():
 
 
 async def test_healthz_returns_the_version():
-    """GET /healthz and /healthz/ answer 200 with Go's exact bytes ``{"version":"..."}\\n``; port 0 is reported."""
+    """GET /healthz and /healthz/ answer Go's bytes ``{"version":"..."}`` + newline; port 0 is reported."""
     server = await _start()
     try:
         assert server.port > 0

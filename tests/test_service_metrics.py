@@ -9,7 +9,6 @@ import aiohttp
 import pytest
 
 from common.service.exposition import go_exposition
-from docs.catalogue import family_series
 from common.service.metrics import (
     BalancePoller,
     Factory,
@@ -22,6 +21,7 @@ from common.service.metrics import (
     new_registry,
     wei_to_ether,
 )
+from docs.catalogue import family_series
 
 NS = "op_batcher_default"
 
@@ -218,8 +218,8 @@ def test_txmgr_metrics_document_every_series_with_labels_before_any_sample():
     metrics.tx_published("nonce_too_low")
     metrics.rpc_error()
     text = _exposition(factory)
-    assert f'{NS}_txmgr_tx_publish_error_count{{error="nonce_too_low"}} 1.0' in text
-    assert f"{NS}_txmgr_rpc_error_count 1.0" in text and "rpc_error_count_total" not in text
+    assert f'{NS}_txmgr_tx_publish_error_count{{error="nonce_too_low"}} 1\n' in text
+    assert f"{NS}_txmgr_rpc_error_count 1\n" in text and "rpc_error_count_total" not in text
 
 
 def test_op_proposer_doc_metrics_lists_every_txmgr_series_with_labels(capsys):

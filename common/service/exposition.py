@@ -70,12 +70,25 @@ def _sample_line(sample: Sample) -> str:
     names = sorted(k for k in sample.labels if k not in ("le", "quantile"))
     names += [k for k in ("le", "quantile") if k in sample.labels]
     labels = ",".join(f'{k}="{_label_value(k, sample.labels[k])}"' for k in names)
-    return f"{sample.name}{{{labels}}} {go_float(sample.value)}" if labels else f"{sample.name} {go_float(sample.value)}"
+    return (
+        f"{sample.name}{{{labels}}} {go_float(sample.value)}"
+        if labels
+        else f"{sample.name} {go_float(sample.value)}"
+    )
 
 
 def _series_key(sample: Sample) -> tuple[str, ...]:
     """Go sorts a family's metrics by their label values; ``le``/``quantile`` stay in emitted order."""
     return tuple(v for k, v in sorted(sample.labels.items()) if k not in ("le", "quantile"))
+
+
+def _go_sample_rank(sample: Sample) -> int:
+    """Within one metric Go writes buckets or quantiles, then ``_sum``, then ``_count`` (stable sort)."""
+    return (
+        2
+        if sample.name.endswith("_count") and "le" not in sample.labels
+        else int(sample.name.endswith("_sum"))
+    )
 
 
 def _family_name(metric: Metric) -> str:
@@ -93,7 +106,7 @@ def _family_lines(metric: Metric) -> list[str]:
         groups.setdefault(_series_key(sample), []).append(sample)
     lines = [f"# HELP {name} {_escape_help(metric.documentation)}", f"# TYPE {name} {kind}"]
     for key in sorted(groups):
-        lines.extend(_sample_line(sample) for sample in groups[key])
+        lines.extend(_sample_line(sample) for sample in sorted(groups[key], key=_go_sample_rank))
     return lines
 
 

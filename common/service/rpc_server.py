@@ -2,8 +2,9 @@
 
 Served on ``rpc.addr:rpc.port``: JSON-RPC on path ``/`` only (POST, single or batch), ``GET /healthz``
 (and ``/healthz/``) -> ``{"version":"..."}`` plus a newline (Go's json.Encoder), every other path 404. CORS
-is ``*``. ``health_status`` and geth's ``rpc_modules`` are always registered; methods registered with ``admin=True`` (and the built-in ``admin_setLogLevel``) exist
-only when admin is enabled, otherwise they are "method not found" like in Go.
+is ``*``. ``health_status`` and geth's ``rpc_modules`` are always registered; methods registered with
+``admin=True`` (and the built-in ``admin_setLogLevel``) exist only when admin is enabled, otherwise they
+are "method not found" like in Go.
 
 Handlers are async callables taking the JSON params positionally. Raise :class:`JsonRpcError` for a
 specific code; any other exception becomes code -32000 with ``str(exc)`` as the message (Go returns
