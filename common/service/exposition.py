@@ -4,9 +4,10 @@ prometheus_client's ``generate_latest`` differs from Go in ways dashboards and `
 notice: floats read ``1.0`` and ``le="1.0"`` where Go writes ``1`` / ``le="1"`` (Go formats every value
 and ``le``/``quantile`` label with ``strconv.FormatFloat(f, 'g', -1, 64)``), families come in
 registration order where Go sorts them by name, their metrics by label values and each metric's label
-pairs by name, and a labelled family with no children yet shows HELP/TYPE lines that Go's gatherer never
-emits. Counters are named in the
-HELP/TYPE lines exactly as their samples are, so a Go counter without a ``_total`` suffix keeps its name.
+pairs by name. Counters are named in the HELP/TYPE lines exactly as their samples are, so a Go counter
+without a ``_total`` suffix keeps its name. One difference is kept on purpose: a labelled family with no
+children yet still shows its HELP/TYPE lines (Go's gatherer omits it; Prometheus ignores such lines), so
+every series a dashboard or alert reads is discoverable on the page from the first scrape.
 """
 
 from __future__ import annotations
@@ -93,9 +94,11 @@ def _go_sample_rank(sample: Sample) -> int:
 
 def _family_name(metric: Metric) -> str:
     """Go names a counter family after its samples (``x_total`` or a suffix-less Go name)."""
-    if metric.type == "counter" and metric.samples:
-        return metric.samples[0].name
-    return metric.name
+    if metric.type != "counter":
+        return metric.name
+    if metric.samples:
+        return str(metric.samples[0].name)
+    return metric.name if metric.name.endswith(("_total", "_count")) else metric.name + "_total"
 
 
 def _family_lines(metric: Metric) -> list[str]:
@@ -111,8 +114,8 @@ def _family_lines(metric: Metric) -> list[str]:
 
 
 def go_exposition(registry: CollectorRegistry | Iterable[Metric]) -> bytes:
-    """The text format (version 0.0.4) of every non-empty family, sorted by family name as Go gathers."""
+    """The text format (version 0.0.4) of every family, sorted by family name as Go gathers."""
     families = registry.collect() if isinstance(registry, CollectorRegistry) else registry
-    by_name = {_family_name(m): m for m in families if m.samples}
+    by_name = {_family_name(m): m for m in families}
     lines = [line for name in sorted(by_name) for line in _family_lines(by_name[name])]
     return ("\n".join(lines) + "\n").encode() if lines else b""
