@@ -578,12 +578,11 @@ class ChannelManager:
             p.add(UnknownTx(tx_id, confirmed=True))
             return ReceiptResult(ConfirmOutcome.UNKNOWN_TX, tuple(p.events))
         outcome = ch.tx_confirmed(tx_id, inclusion_block)
-        if ch in self._channels:  # receipts of pruned or dropped channels change nothing
-            if outcome is ConfirmOutcome.TIMED_OUT:
-                p.add(ChannelTimedOut(ch.id, ch.min_inclusion_block or 0, ch.max_inclusion_block))
-                self._invalidate(p, ch, DropReason.TIMED_OUT_ON_CHAIN)
-            elif outcome is ConfirmOutcome.FULLY_SUBMITTED:
-                p.add(ChannelFullySubmitted(ch.id, len(ch.blocks)))
+        if outcome is ConfirmOutcome.FULLY_SUBMITTED:  # recorded even once the safe head pruned it, as Go
+            p.add(ChannelFullySubmitted(ch.id, len(ch.blocks)))
+        elif outcome is ConfirmOutcome.TIMED_OUT and ch in self._channels:  # pruned or dropped: no requeue
+            p.add(ChannelTimedOut(ch.id, ch.min_inclusion_block or 0, ch.max_inclusion_block))
+            self._invalidate(p, ch, DropReason.TIMED_OUT_ON_CHAIN)
         return ReceiptResult(outcome, tuple(p.events))
 
     def tx_failed(self, tx_id: TxID) -> ReceiptResult:

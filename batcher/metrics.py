@@ -37,6 +37,10 @@ THROTTLE_TYPES = ("step", "linear", "quadratic", "pid")
 CLOSE_REASONS = tuple(CloseReason)
 
 
+THROTTLE_HISTORY_QUANTILES = (0.5, 0.9, 0.99)
+"""The objectives of Go's throttle_intensity_history summary (errors 0.05, 0.01, 0.001)."""
+
+
 class BatcherMetrics(ServiceMetrics):
     """All batcher series on one factory; the txmgr series share its registry."""
 
@@ -98,8 +102,8 @@ class BatcherMetrics(ServiceMetrics):
         self.throttle_intensity = f.gauge(
             "throttle_intensity", "Current throttling intensity (0.0 to 1.0)", ("type",)
         )
-        self.throttle_intensity_history = f.summary(
-            "throttle_intensity_history", "Throttling intensity over time"
+        self.throttle_intensity_history = f.quantile_summary(
+            "throttle_intensity_history", "Throttling intensity over time", THROTTLE_HISTORY_QUANTILES
         )
         self.throttle_max_tx_size = f.gauge(
             "throttle_max_tx_size", "Current maximum transaction size for throttling"

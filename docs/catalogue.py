@@ -34,8 +34,8 @@ async def _no_balance() -> int:
 def family_series(name: str, kind: str) -> tuple[str, ...]:
     """Series names a family of ``kind`` produces in the text exposition format."""
     match kind:
-        case "counter":
-            return (name if name.endswith("_total") else name + "_total",)
+        case "counter":  # Go's counters without a _total suffix all end in _count (txmgr's two)
+            return (name if name.endswith(("_total", "_count")) else name + "_total",)
         case "histogram":
             return (name + "_bucket", name + "_sum", name + "_count")
         case "summary":

@@ -171,4 +171,4 @@ def test_a_running_batcher_exposes_every_go_metric_name(dn: Devnet, tmp_path: Pa
     assert not missing, missing
     for name in ("up", "txmgr_tx_type", "channel_num_frames"):
         assert f"op_batcher_default_{name} " in text, name  # sampled, not only declared
-    assert "op_batcher_default_up 1.0" in text
+    assert "op_batcher_default_up 1\n" in text

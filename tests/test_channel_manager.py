@@ -371,6 +371,23 @@ def test_sync_actions_prune_safe_blocks_and_channels():
     assert len(m.blocks) == 4 and m.block_cursor == 4 and len(m.channels) == 2
 
 
+def test_a_channel_pruned_by_the_safe_head_is_still_reported_fully_submitted():
+    """The safe head outruns the receipt: the late confirmation still yields ChannelFullySubmitted (Go)."""
+    m, _ = manager()
+    blocks = make_chain(4)
+    load(m, blocks)
+    tx = m.tx_data(head(100)).tx
+    assert tx is not None
+    status = _status(safe_num=4, safe_hash=blocks[3].hash, unsafe_num=4, current_l1=105)
+    actions = compute_sync_actions(status, L1BlockRef.zero(), m.blocks_in_state(), m.channels)
+    assert isinstance(actions, SyncActions)
+    m.apply_sync_actions(actions)
+    assert not m.channels
+    r = m.tx_confirmed(tx.id, head(101))
+    assert r.outcome is ConfirmOutcome.FULLY_SUBMITTED
+    assert kinds(r.events) == [ChannelFullySubmitted]
+
+
 def test_sync_actions_clear_state_resets_everything():
     """A start-afresh action clears the queue and sets the last submitted origin."""
     m, _ = manager()

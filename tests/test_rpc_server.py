@@ -64,7 +64,7 @@ def _restore_level():
 
 
 async def test_healthz_returns_the_version():
-    """GET /healthz and /healthz/ answer 200 with {"version": ...} as JSON; the port 0 bind is reported."""
+    """GET /healthz and /healthz/ answer Go's bytes ``{"version":"..."}`` + newline; port 0 is reported."""
     server = await _start()
     try:
         assert server.port > 0
@@ -72,11 +72,22 @@ async def test_healthz_returns_the_version():
             for path in ("/healthz", "/healthz/"):
                 async with session.get(server.endpoint + path) as r:
                     assert r.status == 200 and r.content_type == "application/json"
-                    assert await r.json() == {"version": VERSION}
+                    assert await r.read() == b'{"version":"' + VERSION.encode() + b'"}\n'
             async with session.post(server.endpoint + "/other", json={}) as r:
                 assert r.status == 404
     finally:
         await server.stop()
+
+
+async def test_rpc_modules_lists_every_namespace_like_geth():
+    """rpc_modules answers each registered namespace (``rpc`` included) at 1.0; admin only when enabled."""
+    for admin, expected in ((False, {"health", "rpc", "test"}), (True, {"admin", "health", "rpc", "test"})):
+        server = await _start(enable_admin=admin)
+        try:
+            reply = await _call(server, "rpc_modules")
+            assert reply["result"] == dict.fromkeys(sorted(expected), "1.0")
+        finally:
+            await server.stop()
 
 
 async def test_health_status_and_positional_params():

@@ -7,8 +7,8 @@ import json
 
 import aiohttp
 import pytest
-from prometheus_client import generate_latest
 
+from common.service.exposition import go_exposition
 from common.service.metrics import (
     BalancePoller,
     Factory,
@@ -21,6 +21,7 @@ from common.service.metrics import (
     new_registry,
     wei_to_ether,
 )
+from docs.catalogue import family_series
 
 NS = "op_batcher_default"
 
@@ -30,7 +31,7 @@ def _factory(process: bool = False) -> Factory:
 
 
 def _exposition(factory: Factory) -> str:
-    return generate_latest(factory.registry).decode()
+    return go_exposition(factory.registry).decode()
 
 
 def test_namespace_is_service_plus_default():
@@ -70,8 +71,9 @@ def test_counters_keep_go_names_and_have_no_created_series():
     factory.counter("pending_blocks_bytes_total", "bytes").inc(5)
     factory.exact_counter("rpc_error_count", "errors", subsystem="txmgr").inc()
     text = _exposition(factory)
-    assert f"{NS}_pending_blocks_bytes_total 5.0" in text
-    assert f"{NS}_txmgr_rpc_error_count 1.0" in text and "rpc_error_count_total" not in text
+    assert f"{NS}_pending_blocks_bytes_total 5\n" in text
+    assert f"# TYPE {NS}_txmgr_rpc_error_count counter\n{NS}_txmgr_rpc_error_count 1\n" in text
+    assert "rpc_error_count_total" not in text
     assert any(d.name == f"{NS}_txmgr_rpc_error_count" and d.type == "counter" for d in factory.docs)
     assert "_created" not in text
     with pytest.raises(ValueError, match="exact_counter"):
@@ -118,7 +120,7 @@ async def test_metrics_server_serves_metrics_and_root():
                 async with session.get(f"http://127.0.0.1:{server.port}{path}") as r:
                     assert r.status == 200
                     assert r.headers["Content-Type"].startswith("text/plain")
-                    assert f"{NS}_up 1.0" in await r.text()
+                    assert f"{NS}_up 1\n" in await r.text()
     finally:
         await server.stop()
 
@@ -196,7 +198,8 @@ def test_metrics_port_check_only_when_enabled():
 
 def _family_names(factory: Factory) -> set[str]:
     """Exported family names, counters with the ``_total`` prometheus_client strips from the family."""
-    return {f.name + ("_total" if f.type == "counter" else "") for f in factory.registry.collect()}
+    families = factory.registry.collect()
+    return {family_series(f.name, f.type)[0] if f.type == "counter" else f.name for f in families}
 
 
 def test_txmgr_metrics_document_every_series_with_labels_before_any_sample():
@@ -215,8 +218,8 @@ def test_txmgr_metrics_document_every_series_with_labels_before_any_sample():
     metrics.tx_published("nonce_too_low")
     metrics.rpc_error()
     text = _exposition(factory)
-    assert f'{NS}_txmgr_tx_publish_error_count{{error="nonce_too_low"}} 1.0' in text
-    assert f"{NS}_txmgr_rpc_error_count 1.0" in text and "rpc_error_count_total" not in text
+    assert f'{NS}_txmgr_tx_publish_error_count{{error="nonce_too_low"}} 1\n' in text
+    assert f"{NS}_txmgr_rpc_error_count 1\n" in text and "rpc_error_count_total" not in text
 
 
 def test_op_proposer_doc_metrics_lists_every_txmgr_series_with_labels(capsys):

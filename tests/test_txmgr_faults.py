@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 
 from common.derive.blob import encode_blob
 from common.rpc.eth import EthClient
+from common.service.exposition import go_exposition
 from common.txmgr.metrics import TxMetrics
 from common.txmgr.nonce_gaps import lost_nonces
 from common.txmgr.send_state import AlreadyReservedError, MempoolDeadlineError, NonceTooLowError, SendState
@@ -308,13 +309,13 @@ async def test_admin_api_min_priority_fee_raises_the_next_tip_and_metrics_use_go
         assert e.mgr.resubmission_timeout == 2.0
         await e.mgr.send(TxCandidate(to=INBOX, data=b"\x00api"))
         assert e.proxy.accepted[-1].fees.tip == 3 * GWEI
-        text = generate_latest(e.registry).decode()
+        text = go_exposition(e.registry).decode()
         for series in (
-            "publish_total 1.0",
-            'confirm_total{status="success"} 1.0',
+            "publish_total 1\n",
+            'confirm_total{status="success"} 1\n',
             "current_nonce",
             "tx_fee_gwei_total",
-            "pending_txs 0.0",
+            "pending_txs 0\n",
             "tipcap_wei",
             "basefee_wei",
         ):

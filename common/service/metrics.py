@@ -12,8 +12,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import sys
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -26,12 +28,12 @@ from prometheus_client import (
     Gauge,
     Histogram,
     Summary,
-    generate_latest,
 )
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from common.derive.block_ref import BlockID
+from common.service.exposition import go_exposition
 from common.service.flags import Flag, FlagKind, ParsedFlags
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,10 @@ RPC_DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 BALANCE_POLL_INTERVAL = 10.0
 BALANCE_POLL_TIMEOUT = 60.0
 WEI_PER_ETHER = 10**18
+SUMMARY_MAX_AGE = 600.0
+"""prometheus.DefMaxAge: a Go summary's quantiles cover the observations of the last 10 minutes."""
+SUMMARY_MAX_SAMPLES = 50_000
+"""Bound on the observations a :class:`QuantileSummary` keeps for its window."""
 
 
 def namespace_for(service: str) -> str:
@@ -142,15 +148,68 @@ class ExactCounter(Collector):
         return self._values.get(label_values, 0.0)
 
     def collect(self) -> Iterable[Metric]:
-        # Typed "unknown" (untyped in the text format): prometheus_client would otherwise rename the
-        # family metadata to <name>_total. The series name, which dashboards use, stays Go's.
-        metric = Metric(self.name, self.documentation, "unknown")
-        for label_values, value in sorted(self._values.items()):
+        # Typed counter under the exact Go name; common.service.exposition writes the family under its
+        # sample name, so ``tx_publish_error_count`` is not renamed ``..._count_total`` as in Go's output.
+        metric = Metric(self.name, self.documentation, "counter")
+        values = self._values if self.labels or self._values else {(): 0.0}  # Go exports an unlabelled 0
+        for label_values, value in sorted(values.items()):
             metric.add_sample(self.name, dict(zip(self.labels, label_values, strict=True)), value)
         yield metric
 
     def describe(self) -> Iterable[Metric]:
-        yield Metric(self.name, self.documentation, "unknown")
+        # No description: prometheus_client's duplicate check would derive ``<name>_total`` names that
+        # collide with Go's sibling gauge (``tx_fee_gwei`` next to ``tx_fee_gwei_total``).
+        return ()
+
+
+class QuantileSummary(Collector):
+    """A Go summary with objectives: ``{quantile=...}`` over the last 10 minutes plus ``_sum``/``_count``.
+
+    prometheus_client's Summary has no quantiles. Quantiles here are exact nearest-rank values of the
+    window's observations (within every Go objective's error); an empty window reads NaN, as in Go.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        quantiles: Sequence[float],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.quantiles = tuple(sorted(quantiles))
+        self.clock = clock
+        self._window: deque[tuple[float, float]] = deque(maxlen=SUMMARY_MAX_SAMPLES)
+        self._sum = 0.0
+        self._count = 0
+
+    def observe(self, value: float) -> None:
+        self._window.append((self.clock(), value))
+        self._sum += value
+        self._count += 1
+
+    def quantile(self, q: float) -> float:
+        """Nearest-rank quantile of the observations younger than SUMMARY_MAX_AGE."""
+        cutoff = self.clock() - SUMMARY_MAX_AGE
+        while self._window and self._window[0][0] < cutoff:
+            self._window.popleft()
+        values = sorted(v for _, v in self._window)
+        if not values:
+            return math.nan
+        rank = min(len(values) - 1, max(0, math.ceil(q * len(values)) - 1))
+        return values[rank]
+
+    def collect(self) -> Iterable[Metric]:
+        metric = Metric(self.name, self.documentation, "summary")
+        for q in self.quantiles:
+            metric.add_sample(self.name, {"quantile": str(q)}, self.quantile(q))
+        metric.add_sample(f"{self.name}_sum", {}, self._sum)
+        metric.add_sample(f"{self.name}_count", {}, float(self._count))
+        yield metric
+
+    def describe(self) -> Iterable[Metric]:
+        yield Metric(self.name, self.documentation, "summary")
 
 
 @dataclass(slots=True)
@@ -239,6 +298,13 @@ class Factory:
         return Summary(
             name, help_text, labels, namespace=self.namespace, subsystem=subsystem, registry=self.registry
         )
+
+    def quantile_summary(self, name: str, help_text: str, quantiles: Sequence[float]) -> QuantileSummary:
+        """Go NewSummary with Objectives (unlabelled): quantile samples plus ``_sum``/``_count``."""
+        self._doc(name, "", "summary", help_text, ())
+        summary = QuantileSummary(self._full(name, ""), help_text, quantiles)
+        self.registry.register(summary)
+        return summary
 
     def event(self, name: str, display_name: str, labels: Sequence[str] = (), subsystem: str = "") -> Event:
         """Go NewEvent / NewEventVec: ``<name>_total`` and ``last_<name>_unix``."""
@@ -454,7 +520,7 @@ class MetricsServer:
         self._runner: web.AppRunner | None = None
 
     async def _handle(self, request: web.Request) -> web.Response:
-        body = generate_latest(self.registry)
+        body = go_exposition(self.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def start(self) -> None:

@@ -1,9 +1,10 @@
 """JSON-RPC 2.0 server with geth/op-service semantics, on aiohttp.
 
 Served on ``rpc.addr:rpc.port``: JSON-RPC on path ``/`` only (POST, single or batch), ``GET /healthz``
-(and ``/healthz/``) -> ``{"version": ...}``, every other path 404. CORS is ``*``. ``health_status`` is
-always registered; methods registered with ``admin=True`` (and the built-in ``admin_setLogLevel``) exist
-only when admin is enabled, otherwise they are "method not found" like in Go.
+(and ``/healthz/``) -> ``{"version":"..."}`` plus a newline (Go's json.Encoder), every other path 404. CORS
+is ``*``. ``health_status`` and geth's ``rpc_modules`` are always registered; methods registered with
+``admin=True`` (and the built-in ``admin_setLogLevel``) exist only when admin is enabled, otherwise they
+are "method not found" like in Go.
 
 Handlers are async callables taking the JSON params positionally. Raise :class:`JsonRpcError` for a
 specific code; any other exception becomes code -32000 with ``str(exc)`` as the message (Go returns
@@ -36,6 +37,8 @@ MAX_REQUEST_CONTENT_LENGTH = 5 * 1024 * 1024
 BATCH_REQUEST_LIMIT = 1000
 """geth's default BatchRequestLimit."""
 ACCEPTED_CONTENT_TYPES = ("application/json", "application/json-rpc", "application/jsonrequest")
+RPC_MODULE_VERSION = "1.0"
+"""geth's rpc_modules reports every namespace at this version."""
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
@@ -149,6 +152,7 @@ class RpcServer:
         self._methods: dict[str, _Method] = {}
         self._runner: web.AppRunner | None = None
         self.register("health_status", self._health_status)
+        self.register("rpc_modules", self._rpc_modules)
         self.register("admin_setLogLevel", self._set_log_level, admin=True)
 
     # -- registration ---------------------------------------------------------------------------------
@@ -167,6 +171,10 @@ class RpcServer:
 
     async def _health_status(self) -> str:
         return self.version
+
+    async def _rpc_modules(self) -> dict[str, str]:
+        """geth's rpc_modules: every registered namespace (``rpc`` included) at version ``1.0``."""
+        return {name.split("_", 1)[0]: RPC_MODULE_VERSION for name in sorted(self._methods)}
 
     async def _set_log_level(self, level: str) -> None:
         golog.set_level(golog.level_from_string(level))
@@ -233,7 +241,8 @@ class RpcServer:
     async def _http(self, request: web.Request) -> web.StreamResponse:
         path = request.path
         if path in ("/healthz", "/healthz/"):
-            return web.json_response({"version": self.version}, headers=_cors(request))
+            body = json.dumps({"version": self.version}, separators=(",", ":"), ensure_ascii=False) + "\n"
+            return web.Response(body=body, content_type="application/json", headers=_cors(request))
         if path != "/":
             return web.Response(status=404, text="404 page not found\n")
         if request.method == "OPTIONS":

@@ -4,7 +4,7 @@ Series are ``<namespace>_txmgr_<name>`` with namespace ``op_batcher_default`` or
 Two Go counters have no ``_total`` suffix (``tx_publish_error_count``, ``rpc_error_count``), and
 ``tx_fee_gwei_total`` shares its base name with the ``tx_fee_gwei`` gauge. The Python client appends
 ``_total`` to every counter and reserves the base name, so these three are exported by
-``common.service.metrics.ExactCounter`` as untyped series under the exact Go names.
+``common.service.metrics.ExactCounter``: counters under the exact Go names.
 """
 
 from __future__ import annotations
