@@ -42,6 +42,7 @@ from batcher.decode_sources import (
 from common.derive.channel_bank import ChannelBankRules
 from common.derive.rollup_config import RollupConfig
 from common.rpc.errors import RpcError
+from common.service.log import setup_logging
 
 __all__ = ["UsageError", "main", "parse_raw_l1_tx"]
 
@@ -207,6 +208,8 @@ def main(argv: list[str]) -> int:
             l1_time = FILE_L1_TIMESTAMP if args.l1_timestamp is None else args.l1_timestamp
             records = records_from_files(args.sources, l1_time)
         else:
+            # stdout carries the JSON report: the RPC client's retry lines go to stderr, in Go's format.
+            setup_logging(stream=sys.stderr)
             records = asyncio.run(_fetch(args))
     except UsageError as exc:
         print(f"op-batcher decode: {exc}", file=sys.stderr)
