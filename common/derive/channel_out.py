@@ -273,9 +273,8 @@ class SingularChannelOut(ChannelOut):
 _TRY_SIGMAS = 1.0
 """In the final zone, include the crossing block in the exact compression if the prediction says it
 fits with this many standard deviations to spare; otherwise compress without it."""
-_MARGINAL_REL_ERR = 0.10
-"""Relative error assumed for the estimated growth since the exact compression."""
 _MARGINAL_MIN_GUARD = 32
+"""Bytes always kept free when a tail block is judged (rounding, the tail's finish)."""
 _EXACT_TARGET_MAX = 16 * 1024
 """Targets up to this size: each added block is checked by compressing the whole channel (at most a few
 dozen KB), so the target always holds; larger ones use the estimate."""
@@ -370,9 +369,12 @@ class SpanChannelOut(ChannelOut):
 
     def _guard(self, shadow: int) -> int:
         if self._stream is not None:
-            grown = self.calibration.k * max(0, shadow - self._base[1])
-            return int(_MARGINAL_MIN_GUARD + _MARGINAL_REL_ERR * grown)
+            return self.calibration.tail_guard(self._growth(shadow), min_guard=_MARGINAL_MIN_GUARD)
         return self.calibration.guard(self.target)
+
+    def _growth(self, shadow: int) -> float:
+        """Tail phase: the estimated compressed bytes added since the exact compression."""
+        return self.calibration.k * max(0, shadow - self._base[1])
 
     # -- adding
     def add_block(self, block: BlockInput) -> AddResult:
@@ -431,7 +433,7 @@ class SpanChannelOut(ChannelOut):
         if self._stream is not None:
             # Tail phase: the marginal estimate says this block does not fit.
             self._drop_last()
-            self._finish_tail()
+            self._finish_tail(shadow_before)
             return AddResult.REJECTED_FULL
         try_margin = _TRY_SIGMAS * self.calibration.rel_sd * self.target
         if first or predicted + try_margin <= self.target:
@@ -490,14 +492,17 @@ class SpanChannelOut(ChannelOut):
         self._streamed = len(self._sealed)
         self._base = (size, shadow)
 
-    def _finish_tail(self) -> None:
-        """Feed the tail to the open stream and close it; fall back to one-shot if over target."""
+    def _finish_tail(self, shadow: int) -> None:
+        """Feed the tail to the open stream and close it; the calibration learns the tail estimate's
+        error from the result (``shadow``: the exact shadow size of the channel's content). Falls
+        back to one-shot if over target."""
         stream = self._stream
         assert stream is not None
         for part in self._open_parts():
             stream.write(part)
         stream.close()
         out = stream.read(stream.len)
+        self.calibration.observe_tail(len(out), self._estimate(shadow), self._growth(shadow))
         self._stream = None
         if len(out) > self.target:
             better = self._compress_once(self._content(), -1)
@@ -531,7 +536,7 @@ class SpanChannelOut(ChannelOut):
         if self._out is not None:
             return
         if self._stream is not None:
-            self._finish_tail()
+            self._finish_tail(self._estimator.size())
             return
         out = self._compress_once(self._content(), -1)
         self._finish(out if len(out) <= self.target else self._squeeze(out))
