@@ -46,8 +46,8 @@ from common.derive.channel_out import (
     AddResult,
     ChannelOut,
     ChannelOutConfig,
+    EstimatedChannelOut,
     SingularChannelOut,
-    SpanChannelOut,
     new_channel_out,
 )
 from common.derive.compressor import CompressionCalibration, ShadowCompressor, SizeEstimator
@@ -373,7 +373,7 @@ def _settle(out: ChannelOut) -> None:
     estimator itself whenever the channel nears its target. (The channel outs keep these streams
     private: only a measurement needs to flush them.)
     """
-    if isinstance(out, SpanChannelOut):
+    if isinstance(out, EstimatedChannelOut):
         out._estimator.size()
     elif isinstance(out, SingularChannelOut):
         comp = out._comp

@@ -330,9 +330,10 @@ def test_frame_numbers_stop_at_the_uint16_limit():
 
 
 def test_singular_channels_cut_full_frames_before_close():
-    """Singular channels hand out full-size frames as soon as the compressor has the bytes (Go)."""
+    """Singular channels of Go's streaming compressor kinds (ratio, none) hand out full-size frames
+    as soon as the compressor has the bytes (Go)."""
     blocks = make_blocks(11, [(10, 800)] * 30, random_data=True)
-    out = new_channel_out(ChannelOutConfig(10**6, compressor="shadow"), rollup(), b"\x09" * 16)
+    out = new_channel_out(ChannelOutConfig(10**6, compressor="ratio"), rollup(), b"\x09" * 16)
     early = []
     for b in blocks:
         out.add_block(b)
@@ -503,6 +504,7 @@ def test_the_mainnet_like_span_batch_vector_rebatches_and_decodes_back():
     assert all(s <= 130_020 for s in sizes) and len(sizes) >= 4
 
 
+@pytest.mark.parametrize("batch_type", [1, 0])
 @given(
     sizes=st.lists(st.tuples(st.integers(1, 6), st.integers(50, 1500)), min_size=20, max_size=60),
     seed=st.integers(0, 2**16),
@@ -510,15 +512,15 @@ def test_the_mainnet_like_span_batch_vector_rebatches_and_decodes_back():
     noisy=st.booleans(),
 )
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-def test_estimated_span_channels_with_a_learned_tail_keep_the_target_and_decode_back(
-    sizes, seed, target, noisy
+def test_estimated_channels_with_a_learned_tail_keep_the_target_and_decode_back(
+    batch_type, sizes, seed, target, noisy
 ):
-    """Above the exact-judging size (so the estimate, the exact compression and the tail all run),
-    with one calibration carried from channel to channel: every multi-block channel stays within its
-    target and the channels decode back to the same blocks."""
+    """Span and singular (shadow) channels above the exact-judging size (so the estimate, the exact
+    compression and the tail all run), one calibration carried from channel to channel: every
+    multi-block channel stays within its target and the channels decode back to the same blocks."""
     cfg = rollup()
     blocks = make_blocks(seed, sizes, random_data=noisy)
-    co = ChannelOutConfig(target, batch_type=1, compression_algo="brotli-10")
+    co = ChannelOutConfig(target, batch_type=batch_type, compression_algo="brotli-10")
     cal = CompressionCalibration("brotli-10")
     remaining = list(blocks)
     decoded = []
@@ -558,3 +560,26 @@ def test_the_tail_guard_is_learned_from_the_tail_estimates_error():
     assert cal.tail_observations >= 1
     assert cal.tail_guard(10_000) < prior < 32 + 0.10 * 10_000
     assert cal.tail_guard(10_000) <= 32 + 0.03 * 10_000
+
+
+def test_singular_shadow_channels_compress_once_per_channel_once_calibrated():
+    """Singular channels with the shadow compressor use the span estimator: after the first channel
+    calibrates it, each full channel is compressed for real once (Go streams every byte through two
+    compressors), stays within its target and decodes back to singular batches."""
+    cfg = rollup()
+    rng = random.Random(23)
+    blocks = make_blocks(23, [(rng.randrange(2, 8), rng.randrange(50, 400)) for _ in range(400)])
+    co = ChannelOutConfig(20_000, batch_type=0, compressor="shadow", compression_algo="brotli-10")
+    cal = CompressionCalibration("brotli-10")
+    remaining = list(blocks)
+    counts = []
+    while len(counts) < 4:
+        out = new_channel_out(co, cfg, bytes([len(counts) + 1]) * 16, calibration=cal)
+        n, frames = drain(out, remaining, frame_size=5_000)
+        assert out.full and 0.95 * 20_000 < sum(len(f.data) for f in frames) <= 20_000
+        raw = h1_decompress(b"".join(f.data for f in frames), max_bytes=10**8, fjord=True)
+        assert all(isinstance(decode_batch(p), SingularBatch) for p in read_batch_payloads(raw))
+        assert decode_frames(frames, cfg) == expected(remaining[:n])
+        counts.append(out.exact_compressions)  # type: ignore[attr-defined]
+        remaining = remaining[n:]
+    assert counts[1:] == [1, 1, 1]
