@@ -438,7 +438,7 @@ def bench_add_cost(block_sets: Sequence[Sequence[BlockInput]], rollup: RollupCon
       of every channel, read at the two slices.
     * The span channel's one exact compression (at close here; the 50 MB target is never reached)
       is reported on its own: it runs once per channel, never per block, and is one-shot brotli-10.
-    * Singular channels (Go's design: every byte through two streamed brotli-10 compressors) grow
+    * Singular channels formerly (Go's design: every byte through two streamed brotli-10 compressors) grew
       ~1.3x: brotli-10's match search costs more per byte as its history grows (up to the 4 MiB
       window). Measured on the same slices: one stream x1.36 at 600-700, a fresh compressor per
       slice x0.98. That is the compressor, not the channel out.
@@ -494,7 +494,7 @@ def bench_add_cost(block_sets: Sequence[Sequence[BlockInput]], rollup: RollupCon
                     "add-cost",
                     f"{kind:8} brotli-10 close after {ADD_COST_STEP * ADD_COST_STEPS} blocks",
                     f"{close * 1000:7.1f} ms",
-                    "the finish of both streams (flushed after every slice)",
+                    "the one exact compression (shadow compressor: the span estimator)",
                 )
             )
     return rows
@@ -661,7 +661,7 @@ def bench_rss(quick: bool) -> list[Row]:
             "memory",
             "peak RSS draining it, singular shadow brotli-10",
             f"{peak_singular:.1f} MB",
-            "two streaming brotli-10 compressors, as Go",
+            "shadow compressor: the span estimator, one exact compression",
         ),
     ]
 
