@@ -331,9 +331,10 @@ def test_frame_numbers_stop_at_the_uint16_limit():
 
 
 def test_singular_channels_cut_full_frames_before_close():
-    """Singular channels hand out full-size frames as soon as the compressor has the bytes (Go)."""
+    """Singular channels of Go's streaming compressor kinds (ratio, none) hand out full-size frames
+    as soon as the compressor has the bytes (Go)."""
     blocks = make_blocks(11, [(10, 800)] * 30, random_data=True)
-    out = new_channel_out(ChannelOutConfig(10**6, compressor="shadow"), rollup(), b"\x09" * 16)
+    out = new_channel_out(ChannelOutConfig(10**6, compressor="ratio"), rollup(), b"\x09" * 16)
     early = []
     for b in blocks:
         out.add_block(b)
@@ -387,7 +388,14 @@ def test_quick_bench_prints_every_section_of_the_table(capsys):
 
     assert main(["--quick"]) == 0
     table = capsys.readouterr().out
-    for section in ("== data", "== throughput", "== add-cost", "== full-channels", "== memory", "== kona"):
+    for section in (
+        "== data",
+        "== throughput",
+        "== add-cost",
+        "== full-channels",
+        "== memory",
+        "== real-blocks",
+    ):
         assert section in table
     for row in (
         "span     -      brotli-10",
@@ -488,3 +496,84 @@ def test_the_mainnet_like_span_batch_vector_rebatches_and_decodes_back():
     assert decoded == expected(blocks)
     assert len(decoded) == 143 and sum(len(d[2]) for d in decoded) == 1766
     assert all(s <= 130_020 for s in sizes) and len(sizes) >= 4
+
+
+@pytest.mark.parametrize("batch_type", [1, 0])
+@given(
+    sizes=st.lists(st.tuples(st.integers(1, 6), st.integers(50, 1500)), min_size=20, max_size=60),
+    seed=st.integers(0, 2**16),
+    target=st.integers(17_000, 30_000),
+    noisy=st.booleans(),
+)
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_estimated_channels_with_a_learned_tail_keep_the_target_and_decode_back(
+    batch_type, sizes, seed, target, noisy
+):
+    """Span and singular (shadow) channels above the exact-judging size (so the estimate, the exact
+    compression and the tail all run), one calibration carried from channel to channel: every
+    multi-block channel stays within its target and the channels decode back to the same blocks."""
+    cfg = rollup()
+    blocks = make_blocks(seed, sizes, random_data=noisy)
+    co = ChannelOutConfig(target, batch_type=batch_type, compression_algo="brotli-10")
+    cal = CompressionCalibration("brotli-10")
+    remaining = list(blocks)
+    decoded = []
+    serial = 0
+    while remaining:
+        serial += 1
+        out = new_channel_out(co, cfg, serial.to_bytes(16, "big"), calibration=cal)
+        n, frames = drain(out, remaining, frame_size=6_000)
+        check_frames(frames, out.id, 6_000)
+        if n > 1:
+            assert sum(len(f.data) for f in frames) <= target
+        decoded += decode_frames(frames, cfg)
+        remaining = remaining[n:]
+    assert decoded == expected(blocks)
+
+
+def test_the_tail_guard_is_learned_from_the_tail_estimates_error():
+    """Tails judged by the marginal estimate teach the calibration its error: the guard shrinks from
+    the prior to near the floor (the fixed 10 % of the tail's growth it replaced left ~1 % of every
+    cold blob empty), and channels still keep the target."""
+    cfg = rollup()
+    rng = random.Random(21)
+    blocks = make_blocks(21, [(rng.randrange(2, 8), rng.randrange(50, 400)) for _ in range(500)])
+    cal = CompressionCalibration("brotli-10")
+    prior = cal.tail_guard(10_000)
+    remaining = list(blocks)
+    for serial in range(1, 5):
+        out = new_channel_out(
+            ChannelOutConfig(20_000, batch_type=1, compression_algo="brotli-10"),
+            cfg,
+            serial.to_bytes(16, "big"),
+            calibration=cal,
+        )
+        n, frames = drain(out, remaining, frame_size=5_000)
+        assert sum(len(f.data) for f in frames) <= 20_000
+        remaining = remaining[n:]
+    assert cal.tail_observations >= 1
+    assert cal.tail_guard(10_000) < prior < 32 + 0.10 * 10_000
+    assert cal.tail_guard(10_000) <= 32 + 0.03 * 10_000
+
+
+def test_singular_shadow_channels_compress_once_per_channel_once_calibrated():
+    """Singular channels with the shadow compressor use the span estimator: after the first channel
+    calibrates it, each full channel is compressed for real once (Go streams every byte through two
+    compressors), stays within its target and decodes back to singular batches."""
+    cfg = rollup()
+    rng = random.Random(23)
+    blocks = make_blocks(23, [(rng.randrange(2, 8), rng.randrange(50, 400)) for _ in range(400)])
+    co = ChannelOutConfig(20_000, batch_type=0, compressor="shadow", compression_algo="brotli-10")
+    cal = CompressionCalibration("brotli-10")
+    remaining = list(blocks)
+    counts = []
+    while len(counts) < 4:
+        out = new_channel_out(co, cfg, bytes([len(counts) + 1]) * 16, calibration=cal)
+        n, frames = drain(out, remaining, frame_size=5_000)
+        assert out.full and 0.95 * 20_000 < sum(len(f.data) for f in frames) <= 20_000
+        raw = h1_decompress(b"".join(f.data for f in frames), max_bytes=10**8, fjord=True)
+        assert all(isinstance(decode_batch(p), SingularBatch) for p in read_batch_payloads(raw))
+        assert decode_frames(frames, cfg) == expected(remaining[:n])
+        counts.append(out.exact_compressions)  # type: ignore[attr-defined]
+        remaining = remaining[n:]
+    assert counts[1:] == [1, 1, 1]

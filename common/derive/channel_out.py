@@ -16,7 +16,7 @@ Two kinds:
   incremental span batch builder and fed to a cheap shadow compressor whose size, scaled by a
   calibration learned from earlier channels' exact sizes, predicts the channel size. Only when
   the prediction nears the target is the channel compressed for real, normally exactly once
-  (see :class:`SpanChannelOut`). The output never exceeds the target except for an oversized
+  (see :class:`EstimatedChannelOut`). The output never exceeds the target except for an oversized
   first block (a last-resort quality-11 recompression guards against a wildly wrong estimate).
 
 The final compression runs inside the ``add_block`` call that reaches the target (about 1 s for a
@@ -33,6 +33,7 @@ from common.derive.compressor import (
     ChannelCompressor,
     CompressionCalibration,
     CompressorError,
+    CompressorKind,
     OutputBuffer,
     SizeEstimator,
     StreamCompressor,
@@ -273,9 +274,8 @@ class SingularChannelOut(ChannelOut):
 _TRY_SIGMAS = 1.0
 """In the final zone, include the crossing block in the exact compression if the prediction says it
 fits with this many standard deviations to spare; otherwise compress without it."""
-_MARGINAL_REL_ERR = 0.10
-"""Relative error assumed for the estimated growth since the exact compression."""
 _MARGINAL_MIN_GUARD = 32
+"""Bytes always kept free when a tail block is judged (rounding, the tail's finish)."""
 _EXACT_TARGET_MAX = 16 * 1024
 """Targets up to this size: each added block is checked by compressing the whole channel (at most a few
 dozen KB), so the target always holds; larger ones use the estimate."""
@@ -288,8 +288,72 @@ _FINISH_OVERHEAD = {True: 2, False: 8}
 adler32), keyed by is_brotli; measured 1 and 6."""
 
 
-class SpanChannelOut(ChannelOut):
-    """Span-batch channel out with O(block) appends and one exact compression per channel.
+class _SpanBatches:
+    """The open batch of a span channel: one span batch built incrementally."""
+
+    prefix = _SPAN_PREFIX
+
+    def __init__(self, rollup: RollupConfig) -> None:
+        self._builder = SpanBatchBuilder(rollup.genesis_l2_time, rollup.l2_chain_id)
+
+    @property
+    def block_count(self) -> int:
+        return self._builder.block_count
+
+    @property
+    def wire_size(self) -> int:
+        n = self._builder.encoded_size
+        return rlp_string_size(n) if n else 0
+
+    def wire(self) -> bytes:
+        return rlp_string(self._builder.encode())
+
+    def append(self, block: BlockInput) -> bytes:
+        """Add ``block``; returns the bytes the shadow estimator sees for it."""
+        self._builder.append(block)
+        return b"".join(block.transactions)
+
+    def undo_last(self) -> None:
+        self._builder.undo_last()
+
+    def reset(self) -> None:
+        self._builder.reset()
+
+
+class _SingularBatches:
+    """The open batches of a singular channel: one ``rlp_string(0x00 ++ batch)`` per block."""
+
+    prefix = 0
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self.wire_size = 0
+
+    @property
+    def block_count(self) -> int:
+        return len(self._parts)
+
+    def wire(self) -> bytes:
+        return b"".join(self._parts)
+
+    def append(self, block: BlockInput) -> bytes:
+        """Add ``block``; returns its batch, which is also what the shadow estimator sees."""
+        data = rlp_string(SingularBatch.from_block(block).encode())
+        self._parts.append(data)
+        self.wire_size += len(data)
+        return data
+
+    def undo_last(self) -> None:
+        self.wire_size -= len(self._parts.pop())
+
+    def reset(self) -> None:
+        self._parts = []
+        self.wire_size = 0
+
+
+class EstimatedChannelOut(ChannelOut):
+    """Channel out with O(block) appends and one exact compression per channel (span channels, and
+    singular channels with the ``shadow`` compressor).
 
     Phases: (1) blocks go into an incremental span batch builder and a cheap shadow compressor;
     accepted while ``calibrated shadow size + guard <= target``. (2) At the first block that the
@@ -300,6 +364,9 @@ class SpanChannelOut(ChannelOut):
     and the stream closed. Should the result still pass the target, everything is recompressed
     one-shot (which also drops the flush's cost), then with brotli quality 11. Small channels (target
     up to ``_EXACT_TARGET_MAX``) skip the estimate: each block is judged by an exact compression.
+    Singular channels run the same phases on their per-block batches (the tail is just more of
+    them), so their bytes go through one real compression instead of Go's two streams, and frames
+    come out once the channel is full or closed.
     """
 
     def __init__(
@@ -312,13 +379,16 @@ class SpanChannelOut(ChannelOut):
         super().__init__(cfg, rollup, channel_id)
         self.algo = cfg.compression_algo
         self.target = cfg.target_output_size
-        self._builder = SpanBatchBuilder(rollup.genesis_l2_time, rollup.l2_chain_id)
+        self._builder: _SpanBatches | _SingularBatches = (
+            _SpanBatches(rollup) if cfg.batch_type == SPAN_BATCH_TYPE else _SingularBatches()
+        )
+        self._prefix = self._builder.prefix
         self._sealed: list[bytes] = []
         """RLP-wrapped span batches that no longer change (the open one is in the builder)."""
         self._sealed_len = 0
         self._estimator = SizeEstimator(self.algo)
         if calibration is None:
-            calibration = default_calibration(self.algo, self.target)
+            calibration = default_calibration(self.algo, self.target, cfg.batch_type)
         self.calibration = calibration
         self._static = static_bytes_len(self.algo)
         self._finish_overhead = _FINISH_OVERHEAD[is_brotli(self.algo)]
@@ -340,8 +410,7 @@ class SpanChannelOut(ChannelOut):
     def input_bytes(self) -> int:
         if self._out is not None:
             return self._final_input
-        n = self._builder.encoded_size
-        return self._sealed_len + (rlp_string_size(n) if n else 0)
+        return self._sealed_len + self._builder.wire_size
 
     @property
     def ready_bytes(self) -> int:
@@ -355,7 +424,7 @@ class SpanChannelOut(ChannelOut):
         """The RLP-wrapped batches not yet in the stream (all of them before the tail phase)."""
         parts = self._sealed[self._streamed :]
         if self._builder.block_count:
-            parts.append(rlp_string(self._builder.encode()))
+            parts.append(self._builder.wire())
         return parts
 
     def _content(self) -> bytes:
@@ -365,14 +434,17 @@ class SpanChannelOut(ChannelOut):
     def _estimate(self, shadow: int) -> float:
         if self._stream is not None:
             size, at = self._base
-            return size + _SPAN_PREFIX + self.calibration.k * (shadow - at)
-        return self._static + self._finish_overhead + _SPAN_PREFIX + self.calibration.predict(shadow)
+            return size + self._prefix + self.calibration.k * (shadow - at)
+        return self._static + self._finish_overhead + self._prefix + self.calibration.predict(shadow)
 
     def _guard(self, shadow: int) -> int:
         if self._stream is not None:
-            grown = self.calibration.k * max(0, shadow - self._base[1])
-            return int(_MARGINAL_MIN_GUARD + _MARGINAL_REL_ERR * grown)
+            return self.calibration.tail_guard(self._growth(shadow), min_guard=_MARGINAL_MIN_GUARD)
         return self.calibration.guard(self.target)
+
+    def _growth(self, shadow: int) -> float:
+        """Tail phase: the estimated compressed bytes added since the exact compression."""
+        return self.calibration.k * max(0, shadow - self._base[1])
 
     # -- adding
     def add_block(self, block: BlockInput) -> AddResult:
@@ -382,10 +454,10 @@ class SpanChannelOut(ChannelOut):
         limit = self._block_rlp_limit(block)
         first = self.block_count == 0
         max_blocks = self.cfg.max_blocks_per_span_batch
-        if max_blocks and self._builder.block_count >= max_blocks:
+        if max_blocks and self.cfg.batch_type == SPAN_BATCH_TYPE and self._builder.block_count >= max_blocks:
             self._seal()
         try:
-            self._builder.append(block)
+            shadow_data = self._builder.append(block)
         except BatchError as exc:
             raise ChannelOutError(f"L2 block {block.number} cannot go into a span batch: {exc}") from exc
         rlp_total = self.input_bytes
@@ -397,7 +469,7 @@ class SpanChannelOut(ChannelOut):
             return AddResult.REJECTED_FULL
         if self.target <= _EXACT_TARGET_MAX:
             return self._decide_exactly(first)
-        return self._decide(block, first)
+        return self._decide(shadow_data, first)
 
     def _decide_exactly(self, first: bool) -> AddResult:
         """Small channels: every block is judged by an exact compression (cheap at this size; an
@@ -411,9 +483,8 @@ class SpanChannelOut(ChannelOut):
         self._mark_full(FullReason.COMPRESSOR_FULL)
         return AddResult.ACCEPTED if first else AddResult.REJECTED_FULL
 
-    def _decide(self, block: BlockInput, first: bool) -> AddResult:
+    def _decide(self, content: bytes, first: bool) -> AddResult:
         """Accept on the estimate while clearly below the target; near it, compress exactly."""
-        content = b"".join(block.transactions)
         est = self._estimator
         # Cheap test first: even if everything unflushed and this block were incompressible, would
         # the prediction stay below target - guard? Then no flush and no exact compression.
@@ -431,14 +502,14 @@ class SpanChannelOut(ChannelOut):
         if self._stream is not None:
             # Tail phase: the marginal estimate says this block does not fit.
             self._drop_last()
-            self._finish_tail()
+            self._finish_tail(shadow_before)
             return AddResult.REJECTED_FULL
         try_margin = _TRY_SIGMAS * self.calibration.rel_sd * self.target
         if first or predicted + try_margin <= self.target:
             stream, size = self._compress_flushed(shadow_with)
             if first or size <= self.target:
                 avg_block = size / self.block_count
-                if self.target - size > avg_block + _SPAN_PREFIX + _MARGINAL_MIN_GUARD:
+                if self.target - size > avg_block + self._prefix + _MARGINAL_MIN_GUARD:
                     # Room for more: keep the stream open and fill a tail span batch.
                     self._start_tail(stream, size, shadow_with)
                     return AddResult.ACCEPTED
@@ -459,7 +530,7 @@ class SpanChannelOut(ChannelOut):
 
     def _seal(self) -> None:
         """Max blocks per span batch reached: the span batch becomes a fixed part of the channel."""
-        data = rlp_string(self._builder.encode())
+        data = self._builder.wire()
         self._sealed.append(data)
         self._sealed_len += len(data)
         self._builder.reset()
@@ -473,14 +544,14 @@ class SpanChannelOut(ChannelOut):
         stream.flush()
         self.exact_compressions += 1
         size = stream.total_out + self._finish_overhead
-        self.calibration.observe(size - self._static - self._finish_overhead - _SPAN_PREFIX, shadow)
+        self.calibration.observe(size - self._static - self._finish_overhead - self._prefix, shadow)
         return stream, size
 
     def _compress_once(self, content: bytes, shadow: int) -> bytes:
         out = compress_channel(content, self.algo)
         self.exact_compressions += 1
         if shadow > 0:
-            self.calibration.observe(len(out) - self._static - _SPAN_PREFIX, shadow)
+            self.calibration.observe(len(out) - self._static - self._prefix, shadow)
         return out
 
     def _start_tail(self, stream: StreamCompressor, size: int, shadow: int) -> None:
@@ -490,14 +561,17 @@ class SpanChannelOut(ChannelOut):
         self._streamed = len(self._sealed)
         self._base = (size, shadow)
 
-    def _finish_tail(self) -> None:
-        """Feed the tail to the open stream and close it; fall back to one-shot if over target."""
+    def _finish_tail(self, shadow: int) -> None:
+        """Feed the tail to the open stream and close it; the calibration learns the tail estimate's
+        error from the result (``shadow``: the exact shadow size of the channel's content). Falls
+        back to one-shot if over target."""
         stream = self._stream
         assert stream is not None
         for part in self._open_parts():
             stream.write(part)
         stream.close()
         out = stream.read(stream.len)
+        self.calibration.observe_tail(len(out), self._estimate(shadow), self._growth(shadow))
         self._stream = None
         if len(out) > self.target:
             better = self._compress_once(self._content(), -1)
@@ -531,22 +605,24 @@ class SpanChannelOut(ChannelOut):
         if self._out is not None:
             return
         if self._stream is not None:
-            self._finish_tail()
+            self._finish_tail(self._estimator.size())
             return
         out = self._compress_once(self._content(), -1)
         self._finish(out if len(out) <= self.target else self._squeeze(out))
 
 
-_DEFAULT_CALIBRATIONS: dict[tuple[str, int], CompressionCalibration] = {}
+_DEFAULT_CALIBRATIONS: dict[tuple[str, int, int], CompressionCalibration] = {}
 
 
-def default_calibration(algo: str, target_output_size: int) -> CompressionCalibration:
-    """The process-wide calibration for ``algo`` and channel size, used when a caller passes none.
+def default_calibration(algo: str, target_output_size: int, batch_type: int) -> CompressionCalibration:
+    """The process-wide calibration for ``algo``, channel size and batch type, used when a caller
+    passes none.
 
-    The real/shadow ratio drifts with channel size, hence one per target. Calibration only tunes
-    how full channels get; the target is kept whatever it says.
+    The real/shadow ratio drifts with channel size and differs between span and singular batches,
+    hence one per pair. Calibration only tunes how full channels get; the target is kept whatever
+    it says.
     """
-    key = (algo, target_output_size)
+    key = (algo, target_output_size, batch_type)
     cal = _DEFAULT_CALIBRATIONS.get(key)
     if cal is None:
         cal = _DEFAULT_CALIBRATIONS[key] = CompressionCalibration(algo)
@@ -561,6 +637,6 @@ def new_channel_out(
     calibration: CompressionCalibration | None = None,
 ) -> ChannelOut:
     """A channel out for ``cfg.batch_type`` (Go derive.NewChannelOut)."""
-    if cfg.batch_type == SPAN_BATCH_TYPE:
-        return SpanChannelOut(cfg, rollup, channel_id, calibration)
+    if cfg.batch_type == SPAN_BATCH_TYPE or cfg.compressor == CompressorKind.SHADOW.value:
+        return EstimatedChannelOut(cfg, rollup, channel_id, calibration)
     return SingularChannelOut(cfg, rollup, channel_id)
