@@ -222,6 +222,7 @@ class BatchDriver:
                 "Throttling loop is DISABLED due to 0 throttle-threshold. "
                 "This should not be disabled in prod."
             )
+        self.metrics.record_stopped(False)
         log.info("Batch Submitter started")
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
@@ -256,6 +257,7 @@ class BatchDriver:
             self._txpool = TxpoolState.GOOD
             self._flush_pending = False
             self._running = False
+            self.metrics.record_stopped(True)
         log.info("Batch Submitter stopped")
 
     def _drain_receipts(self) -> None:

@@ -52,6 +52,8 @@ class BatcherMetrics(ServiceMetrics):
         self.refs = RefMetrics(f, clock)
         self.channel_evs = f.event("channel", "Channel", ("stage",))
         self.batcher_tx_evs = f.event("batcher_tx", "BatcherTx", ("stage",))
+        self.channel_evs.prime("timed_out")  # the stages the shipped alerts count from their first event
+        self.batcher_tx_evs.prime("failed")
         self.pending_blocks_count = f.gauge(
             "pending_blocks_count", "Number of pending blocks, not added to a channel yet.", ("stage",)
         )

@@ -199,11 +199,15 @@ class ProposerService:
         if self.cfg.wait_node_sync:
             await self._wait_node_sync()
         self.driver.start()
+        if self.metrics:
+            self.metrics.record_stopped(False)
 
     async def admin_stop(self) -> None:
         assert self.driver is not None
         log.info("Stopping Proposer")
         await self.driver.stop()
+        if self.metrics:
+            self.metrics.record_stopped(True)
 
     async def _wait_node_sync(self) -> None:
         assert self.rollup is not None

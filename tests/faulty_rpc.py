@@ -92,6 +92,8 @@ class FaultyRpc:
     overrides: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
     param_overrides: dict[str, Callable[[list[Any], Any], Any]] = field(default_factory=dict)
     """Like ``overrides`` but also given the request's params: ``fn(params, result)``."""
+    refuse: Callable[[bytes], str | None] | None = None
+    """A pool rule of the test's own: given a raw tx, the error message to refuse it with, or None."""
     calls: Counter[str] = field(default_factory=Counter)
     accepted: list[PoolTx] = field(default_factory=list)
     rejected: list[tuple[PoolTx, str]] = field(default_factory=list)
@@ -210,6 +212,10 @@ class FaultyRpc:
                 if fault.forward:
                     await self._upstream(req)
                 return {"jsonrpc": "2.0", "id": rid, "error": {"code": fault.code, "message": fault.message}}
+        if method == "eth_sendRawTransaction" and self.refuse is not None:
+            refusal = self.refuse(bytes.fromhex(req["params"][0][2:]))
+            if refusal is not None:
+                return {"jsonrpc": "2.0", "id": rid, "error": {"code": -32000, "message": refusal}}
         if method == "eth_sendRawTransaction" and self.geth_pool_rules:
             refusal = await self._check_pool(bytes.fromhex(req["params"][0][2:]))
             if refusal is not None:

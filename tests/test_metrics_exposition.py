@@ -148,13 +148,18 @@ async def test_throttle_intensity_history_exports_go_quantiles() -> None:
 
 
 async def test_fully_submitted_channel_stage_is_a_labelled_event() -> None:
-    """channel_total{stage="fully_submitted"} is written as Go writes a labelled event counter."""
+    """channel_total{stage="fully_submitted"} is written as Go writes a labelled event counter; the
+    timed_out stage is exported at 0 before the first timeout (primed, so ``increase()`` sees it)."""
     async with serving() as (metrics, _, server):
         metrics.record_channel_fully_submitted()
         assert await scrape_family(server, f"{NS}_channel_total") == (
             f"# HELP {NS}_channel_total Count of Channel events\n"
             f"# TYPE {NS}_channel_total counter\n"
             f'{NS}_channel_total{{stage="fully_submitted"}} 1\n'
+            f'{NS}_channel_total{{stage="timed_out"}} 0\n'
+        )
+        assert f'{NS}_last_channel_unix{{stage="timed_out"}}' not in await scrape_family(
+            server, f"{NS}_last_channel_unix"
         )
 
 

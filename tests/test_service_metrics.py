@@ -174,12 +174,13 @@ def test_doc_metrics_lists_every_created_metric():
     assert names == [
         f"{NS}_info",
         f"{NS}_up",
+        f"{NS}_stopped",
         f"{NS}_channel_total",
         f"{NS}_last_channel_unix",
         f"{NS}_channel_compr_ratio",
     ]
     decoded = json.loads(doc_metrics(factory.docs, "json"))
-    assert decoded[2] == {
+    assert decoded[3] == {
         "type": "counter",
         "name": f"{NS}_channel_total",
         "help": "Count of channel events",

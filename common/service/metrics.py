@@ -230,6 +230,12 @@ class Event:
             self.total.inc()
             self.last_time.set(now)
 
+    def prime(self, *label_values: str) -> None:
+        """Export the counter of these labels at 0 before its first event: Prometheus's ``increase()``
+        counts nothing for a series that appears already at 1, so an alert on the first occurrence (a
+        channel timeout) would never fire. The timestamp gauge stays absent (0 would read as 1970)."""
+        self.total.labels(*label_values)
+
 
 @dataclass(slots=True)
 class Factory:
@@ -322,17 +328,25 @@ class Factory:
 
 
 class ServiceMetrics:
-    """``info{version}`` and ``up`` (op-service opmetrics RecordInfo / RecordUp)."""
+    """``info{version}`` and ``up`` (op-service opmetrics RecordInfo / RecordUp), and ``stopped`` (ours:
+    Go has no series telling a service stopped over its admin RPC from a working one)."""
 
     def __init__(self, factory: Factory, service: str = "service") -> None:
         self.info = factory.gauge("info", "Pseudo-metric tracking version and config info", ("version",))
         self.up = factory.gauge("up", f"1 if the {service} has finished starting up")
+        self.stopped = factory.gauge(
+            "stopped", f"1 while the {service}'s work loop is not running (not started yet, or stopped)"
+        )
+        self.stopped.set(1)
 
     def record_info(self, version: str) -> None:
         self.info.labels(version).set(1)
 
     def record_up(self) -> None:
         self.up.set(1)
+
+    def record_stopped(self, stopped: bool) -> None:
+        self.stopped.set(1 if stopped else 0)
 
 
 def hash_as_float(block_hash: bytes) -> float:
