@@ -34,7 +34,7 @@ from devnet.anvil import free_port, rpc_call
 from devnet.network import Devnet
 from devnet.prometheus import SHIPPED_RULES, PrometheusServer, find_binary, render_rules, start_prometheus
 from devnet.pytest_plugin import start_devnet
-from tests.faulty_rpc import FaultyRpc
+from tests.faulty_rpc import FaultyRpc, decode_raw_tx
 from tests.outage_proxy import OutageProxy
 
 pytestmark = [
@@ -53,7 +53,7 @@ QUIET_SECONDS = 180.0
 """The healthy period watched for alerts: three minutes of L2 blocks every 0.2 s with batches landing and
 proposals made (the module runs on one xdist worker while the other takes the rest of the suite)."""
 ALERT_TIMEOUT = 45.0
-STUCK_TIMEOUT = 90.0
+STUCK_TIMEOUT = 120.0
 """The proposer sends only when an output is due (every L2OO submission interval of finalized blocks)."""
 RATE_WINDOW = "30s"
 """Grafana's ``$__rate_interval`` for the dashboard queries (several 1 s scrapes)."""
@@ -66,6 +66,8 @@ NEEDS_FAULT = {
 EXTRA = ["--resubmission-timeout", "3s", "--rpc.enable-admin"]
 """Both services re-publish a tx the pool has not taken every 3 s (Go default 48 s), so a rejecting pool
 makes the errors the publish-error alerts count within the test's time; the admin RPC stops them."""
+BATCHER_REFUSALS = 8
+"""More than the 5 publish errors OpBatcherPublishErrors counts (one per re-publish, every 3 s)."""
 FUNDED = hex(10_000 * 10**18)
 
 
@@ -345,21 +347,33 @@ def test_proposer_process_killed(live):
 
 
 def test_tx_stuck_in_the_pool(live):
-    """The L1 node's pool rejects every tx (the fault-injecting proxy answers ``eth_sendRawTransaction``
-    with geth's "replacement transaction underpriced"). The publish errors of both services raise
+    """The L1 node's pool refuses txs (the fault-injecting proxy answers ``eth_sendRawTransaction`` with
+    geth's "replacement transaction underpriced"): the batcher's first BATCHER_REFUSALS sends, then the
+    pool takes them again (so the safe head, and with it the next output the proposer must propose,
+    moves on), and every proposer send until the end of the fault. The publish errors raise
     OpBatcherPublishErrors and OpProposerPublishErrors and fill the dashboard's publish-error panels;
     the proposer, restarted by the test before and so without a successful publish since its start,
-    holds a pending tx: OpProposerTxStuck. Once the pool accepts again, batches are confirmed and the
-    proposer publishes, which resolves OpProposerTxStuck; ``increase(...[15m])`` keeps the publish-error
-    alerts firing for 15 minutes (not waited for)."""
+    holds a pending tx: OpProposerTxStuck. Once the pool accepts again, the proposer publishes, which
+    resolves OpProposerTxStuck; ``increase(...[15m])`` keeps the publish-error alerts firing for 15
+    minutes (not waited for)."""
     names = {"OpBatcherPublishErrors", "OpProposerPublishErrors", "OpProposerTxStuck"}
-    live.pool.inject_error("eth_sendRawTransaction", "replacement transaction underpriced", times=None)
+    batcher = bytes.fromhex(live.dn.info()["batcher_address"][2:])
+    refused = {"batcher": 0}
+
+    def refuse(raw: bytes) -> str | None:
+        if decode_raw_tx(raw).sender == batcher:
+            if refused["batcher"] >= BATCHER_REFUSALS:
+                return None
+            refused["batcher"] += 1
+        return "replacement transaction underpriced"
+
+    live.pool.refuse = refuse
     try:
         wait_alerts(live, names, timeout=STUCK_TIMEOUT)
         empty = [e for _t, e in empty_dashboard_queries(live) if "txmgr_tx_publish" in e]
         assert empty == [], empty
     finally:
-        live.pool.clear_faults()
+        live.pool.refuse = None
     back = time.time()
     wait_for(live, "a batch confirmed after the pool fault", lambda: batch_confirmed_after(live, back))
     wait_resolved(live, {"OpProposerTxStuck"})

@@ -102,7 +102,7 @@ def test_prometheus_flag_starts_a_server_whose_alerts_the_status_line_counts(tmp
     try:
         assert prom.url in capsys.readouterr().out
         rules = prom.api("rules")["groups"]
-        assert sum(len(g["rules"]) for g in rules) == 30
+        assert sum(len(g["rules"]) for g in rules) == 34
         deadline = time.monotonic() + 10
         while not (targets := prom.api("targets")["activeTargets"]) and time.monotonic() < deadline:
             time.sleep(0.2)  # discovery hands the static targets to the scrape loop just after ready
