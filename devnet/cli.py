@@ -222,11 +222,14 @@ def status_line(dn: Devnet, prom: PrometheusServer | None = None) -> tuple[str, 
         else "none"
     )
     _, ptxt = last_proposal(dn)
+    followed = ""
+    if deriver and (deriver.resets or deriver.forced_blocks):
+        followed = f" | L1 reorg resets: {deriver.resets}, forced blocks: {deriver.forced_blocks}"
     halted = f" HALTED: {deriver.halted}" if deriver and deriver.halted else ""
     line = (
         f"L1 {st['head_l1']['number']}/{st['safe_l1']['number']}/{st['finalized_l1']['number']} | "
         f"L2 {st['unsafe_l2']['number']}/{st['safe_l2']['number']}/{st['finalized_l2']['number']} | "
-        f"batch: {btxt} | proposal: {ptxt}{alerts_text(prom)}{halted}"
+        f"batch: {btxt} | proposal: {ptxt}{followed}{alerts_text(prom)}{halted}"
     )
     return line, st
 

@@ -196,6 +196,7 @@ def rollup_config(
     batcher: bytes,
     system_config: bytes,
     isthmus: bool,
+    seq_window_size: int = SEQ_WINDOW_SIZE,
 ) -> RollupConfig:
     """The devnet's rollup.json: every fork up to Holocene (and Isthmus if chosen) active from genesis."""
     forks = {f: 0 for f in ("regolith", "canyon", "delta", "ecotone", "fjord", "granite", "holocene")}
@@ -211,7 +212,7 @@ def rollup_config(
         system_config=GenesisSystemConfig(batcher_addr=batcher, scalar=scalar, gas_limit=L2_GAS_LIMIT),
         block_time=block_time,
         max_sequencer_drift=MAX_SEQUENCER_DRIFT,
-        seq_window_size=SEQ_WINDOW_SIZE,
+        seq_window_size=seq_window_size,
         channel_timeout=CHANNEL_TIMEOUT,
         l1_chain_id=L1_CHAIN_ID,
         l2_chain_id=L2_CHAIN_ID,

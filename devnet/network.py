@@ -30,6 +30,7 @@ from devnet.genesis import (
     BATCH_INBOX_ADDRESS,
     L1_CHAIN_ID,
     L2_CHAIN_ID,
+    SEQ_WINDOW_SIZE,
     DevKey,
     dev_keys,
     rollup_config,
@@ -64,6 +65,8 @@ class DevnetConfig:
     isthmus: bool = True
     """Activate Isthmus (L1-info Isthmus layout, 7702 txs in the mix)."""
     rollup_poll_interval: float = 0.25
+    seq_window_size: int = SEQ_WINDOW_SIZE
+    """L1 blocks a batch may land after its epoch; tests shrink it to let windows expire."""
 
 
 class Devnet:
@@ -153,12 +156,13 @@ class Devnet:
             batcher=keys["batcher"].address_bytes,
             system_config=bytes.fromhex(self.deployment.system_config[2:]),
             isthmus=cfg.isthmus,
+            seq_window_size=cfg.seq_window_size,
         )
         if not cfg.fast:
             self.l1.call("evm_setIntervalMining", [cfg.l1_block_time])
         users = [keys[r] for r in ("user1", "user2", "user3", "user4", "user5", "user6")]
         self.sequencer = Sequencer(self.l1.url, self.l2.url, self.rollup, users, drive_l1=cfg.fast)
-        self.deriver = Deriver(self.l1.url, self.l2.url, self.rollup)
+        self.deriver = Deriver(self.l1.url, self.l2.url, self.rollup, engine=self.sequencer)
         node = RollupNode(self.deriver, poll_interval=cfg.rollup_poll_interval)
         self.rollup_node = RollupNodeThread(node)
         self.rollup_node.start()

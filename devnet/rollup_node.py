@@ -6,9 +6,25 @@ assembles channels with the core channel bank (Holocene: frames in order, one st
 decompresses them and decodes their batches with the protocol core (common/derive), applies op-node's
 batch checks (next timestamp, parent, epoch and epoch hash, sequencing window, drift, tx types) and
 compares each derived block with the L2 block the sequencer made: timestamp, parent, L1 origin and the
-exact list of non-deposit txs. A match moves the safe head; a mismatch is logged at ERROR and halts the
-safe head for good (op-node would reorg the unsafe chain; a devnet must not hide that). Finalized L2 =
-the newest safe block derived from an L1 block at or below L1 finalized.
+exact list of non-deposit txs. A match moves the safe head; a batch that differs from the chain is logged
+at ERROR and halts the safe head for good (op-node would reorg the unsafe chain to it; a devnet must not
+hide a batcher bug). Finalized L2 = the newest safe block derived from an L1 block at or below L1 finalized.
+
+Like op-node (op-node/rollup/derive, op-node/rollup/sync) the deriver also follows the two events a
+healthy chain has:
+
+* An L1 reorg below what it read: it walks back to the common ancestor, rewinds the safe head to the last
+  step derived from that ancestor or below, and re-reads L1 from the block that step came from with an
+  empty channel bank. op-node rewinds further (``FindL2Heads`` steps back a sequencing window) and then
+  re-derives the blocks whose batches are still on L1; the safe head settles where this one is put at
+  once, and since a step holds the lock, no sync status shows the half-way state.
+* An expired sequencing window (the safe head's epoch + ``seq_window_size`` reached with no batch): it
+  derives forced deposit-only blocks as op-node's ``deriveNextEmptyBatch`` does (same epoch until the
+  next L1 block's time, then the next epoch), and when the unsafe chain differs, the ``L2Engine`` (the
+  sequencer) reorgs the L2 anvil to them with ``anvil_rollback``.
+
+Not emulated: unsafe blocks whose L1 origin an L1 reorg removed stay (op-node's sequencer would rebuild
+them); the deriver without an engine halts where it would have to reorg the L2 chain.
 
 ``RollupNode`` serves optimism_syncStatus, optimism_outputAtBlock, optimism_rollupConfig,
 optimism_version and admin_sequencerActive over aiohttp, op-node JSON shapes (numbers as JSON numbers).
@@ -21,7 +37,7 @@ import contextlib
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 from eth_utils.crypto import keccak
@@ -143,13 +159,24 @@ def derived_blocks(payload: bytes, rollup: RollupConfig) -> list[DerivedBlock]:
     return _span_blocks(batch, rollup)
 
 
+class L2Engine(Protocol):
+    """What the deriver needs to reorg the unsafe chain to a derived block (devnet/sequencer.py)."""
+
+    def rebuild_on(self, parent: L2BlockRef, timestamp: int, origin: L1BlockRef) -> L2BlockRef:
+        """Drop the L2 blocks above ``parent``; make a deposit-only block of ``origin`` at ``timestamp``."""
+        ...
+
+
 class Deriver:
     """Derives the safe chain from L1 (blocking RPC; call ``step`` from one thread at a time)."""
 
-    def __init__(self, l1_url: str, l2_url: str, rollup: RollupConfig) -> None:
+    def __init__(
+        self, l1_url: str, l2_url: str, rollup: RollupConfig, engine: L2Engine | None = None
+    ) -> None:
         self.l1_url = l1_url
         self.l2_url = l2_url
         self.rollup = rollup
+        self.engine = engine
         self.batcher = rollup.system_config.batcher_addr
         self.inbox = rollup.batch_inbox_address
         self._lock = threading.RLock()
@@ -166,6 +193,9 @@ class Deriver:
             0,
         )
         self.current_l1 = g1
+        self._l1_read: list[L1BlockRef] = [g1]
+        """Every L1 block read, from the genesis on (index = number - genesis number), to find a reorg's
+        common ancestor."""
         self.safe = self.genesis_l2
         self._safe_history: list[tuple[int, L2BlockRef]] = [(g1.number, self.genesis_l2)]
         self._bank = ChannelBank(ChannelBankRules.from_rollup(rollup))
@@ -174,6 +204,8 @@ class Deriver:
         self.last_batch_tx: BatchTxInfo | None = None
         self.batches_accepted = 0
         self.batches_dropped = 0
+        self.resets = 0
+        self.forced_blocks = 0
 
     @property
     def safe_history(self) -> list[tuple[int, L2BlockRef]]:
@@ -198,32 +230,62 @@ class Deriver:
         """Derive from every new L1 block up to the head; returns how many L1 blocks were read."""
         with self._lock:
             head = int(str(rpc_call(self.l1_url, "eth_blockNumber")), 16)
+            if head < self.current_l1.number:  # a reorg to a shorter chain: no next block to notice it by
+                self._reset(self._common_ancestor())
             done = 0
             while self.current_l1.number < head:
                 block = rpc_call(self.l1_url, "eth_getBlockByNumber", [hex(self.current_l1.number + 1), True])
                 if not isinstance(block, dict):
                     break
                 if block["parentHash"] != "0x" + self.current_l1.hash.hex():
-                    self._halt(
-                        f"L1 reorg at block {int(block['number'], 16)}: the devnet rollup node "
-                        "does not handle L1 reorgs"
-                    )
-                    break
+                    self._reset(self._common_ancestor())
+                    continue
+                ref = l1_ref_from_json(block)
+                self._l1_read.append(ref)
                 self._read_l1_block(block)
-                self.current_l1 = l1_ref_from_json(block)
+                self.current_l1 = ref
                 done += 1
             return done
+
+    # -- L1 reorgs --
+
+    def _common_ancestor(self) -> L1BlockRef:
+        """The newest L1 block read that is still canonical."""
+        for ref in reversed(self._l1_read):
+            block = rpc_call(self.l1_url, "eth_getBlockByNumber", [hex(ref.number), False])
+            if isinstance(block, dict) and block["hash"] == "0x" + ref.hash.hex():
+                return ref
+        raise RuntimeError(f"L1 reorg below the rollup genesis L1 block {self._l1_read[0].number}")
+
+    def _reset(self, ancestor: L1BlockRef) -> None:
+        """op-node's pipeline reset: keep the safe steps derived from ``ancestor`` or below, re-read L1
+        from the block the newest of them came from (a channel may have begun after the frame that
+        completed it) with an empty channel bank; batches of blocks already safe are skipped as past."""
+        kept = [step for step in self._safe_history if step[0] <= ancestor.number]
+        first = self._l1_read[0].number
+        replay = max(kept[-1][0], first + 1)
+        log.warning(
+            "L1 reorg: block %d (0x%s) is canonical no more; common ancestor %d: safe head %d -> %d, "
+            "re-reading L1 from %d",
+            self.current_l1.number,
+            self.current_l1.hash.hex(),
+            ancestor.number,
+            self.safe.number,
+            kept[-1][1].number,
+            replay,
+        )
+        self._safe_history = kept
+        self.safe = kept[-1][1]
+        del self._l1_read[replay - first :]
+        self.current_l1 = self._l1_read[-1]
+        self._bank = ChannelBank(ChannelBankRules.from_rollup(self.rollup))
+        self._reported = (0, 0, 0)
+        self.resets += 1
 
     def _read_l1_block(self, block: dict[str, Any]) -> None:
         """Feed the block's batcher data to the channel bank (common/derive/channel_bank.py) and read
         every channel that becomes ready."""
         number, timestamp = int(block["number"], 16), int(block["timestamp"], 16)
-        window_end = self.safe.l1_origin.number + self.rollup.seq_window_size
-        if number > window_end and self.halted is None:
-            self._halt(
-                f"sequencing window of L1 origin {self.safe.l1_origin.number} expired at L1 block "
-                f"{number} without a batch; op-node would force empty blocks, the devnet stops"
-            )
         ready = self._bank.advance_l1(number, timestamp)
         for tx in block.get("transactions") or []:
             for i, data in enumerate(self._batcher_data(tx, number)):
@@ -231,6 +293,35 @@ class Deriver:
         self._report_bank_drops()
         for channel in ready:
             self._read_channel(channel.data, channel.id, number, timestamp)
+        self._force_empty_batches(number)
+
+    # -- expired sequencing windows --
+
+    def _force_empty_batches(self, l1_number: int) -> None:
+        """With L1 block ``l1_number`` read: derive every forced deposit-only block it makes due."""
+        while self.halted is None and (blk := self._next_forced_block(l1_number)) is not None:
+            self._apply(blk, l1_number, forced=True)
+            self.forced_blocks += 1
+
+    def _next_forced_block(self, l1_number: int) -> DerivedBlock | None:
+        """op-node's deriveNextEmptyBatch once all batch data up to ``l1_number`` is read: an empty block in
+        the safe head's epoch while its window has expired and the L2 time is before the next L1 block's;
+        else the first block of the next epoch if that epoch's window has expired too; else None."""
+        safe, window = self.safe, self.rollup.seq_window_size
+        epoch = self._read_ref(safe.l1_origin.number)
+        if epoch.number + window > l1_number:
+            return None
+        timestamp = safe.timestamp + self.rollup.block_time
+        following = self._read_ref(epoch.number + 1)
+        if timestamp >= following.timestamp:
+            epoch = following
+            if epoch.number + window > l1_number:
+                return None
+        return DerivedBlock(timestamp, epoch.number, epoch.hash, safe.hash, ())
+
+    def _read_ref(self, number: int) -> L1BlockRef:
+        """An L1 block this deriver has read (the chain it derived from, even mid-reorg)."""
+        return self._l1_read[number - self._l1_read[0].number]
 
     def _report_bank_drops(self) -> None:
         """Log what the channel bank dropped since the last call (frames, channels, unparsable txs)."""
@@ -362,10 +453,14 @@ class Deriver:
                 return f"transaction {i} is a SetCode tx before Isthmus"
         return "accept"
 
-    def _apply(self, blk: DerivedBlock, l1_number: int) -> None:
-        """Compare the derived block with the sequencer's block; advance the safe head or halt."""
+    def _apply(self, blk: DerivedBlock, l1_number: int, *, forced: bool = False) -> None:
+        """Compare the derived block with the sequencer's block; advance the safe head, or halt (a batch)
+        or reorg the unsafe chain to it (a forced block)."""
         number = self.safe.number + 1
         block = rpc_call(self.l2_url, "eth_getBlockByNumber", [hex(number), True])
+        if not isinstance(block, dict) and forced:
+            self._replace_unsafe(blk, l1_number, "the L2 chain ends before it")
+            return
         if not isinstance(block, dict):
             self._halt(
                 f"batch describes L2 block {number} (time {blk.timestamp}), which the sequencer has not "
@@ -390,12 +485,34 @@ class Deriver:
                 f"transactions differ: block has {len(txs)}, batch {len(blk.transactions)}"
                 + self._first_tx_difference(txs, list(blk.transactions))
             )
+        if problems and forced:
+            self._replace_unsafe(blk, l1_number, "; ".join(problems))
+            return
         if problems:
             self._halt(
                 f"derived L2 block {number} from L1 block {l1_number} does not match the L2 chain: "
                 + "; ".join(problems)
             )
             return
+        self.safe = ref
+        self._safe_history.append((l1_number, ref))
+
+    def _replace_unsafe(self, blk: DerivedBlock, l1_number: int, why: str) -> None:
+        """A forced block the unsafe chain lacks: the engine reorgs L2 to it (op-node's engine does the same
+        when derived attributes differ from the unsafe block), and it becomes the safe head."""
+        number = self.safe.number + 1
+        if self.engine is None:
+            self._halt(f"forced L2 block {number} differs from the L2 chain ({why}); no engine to reorg it")
+            return
+        log.warning(
+            "sequencing window of epoch %d expired at L1 block %d: L2 block %d replaced by a deposit-only "
+            "block (%s)",
+            self.safe.l1_origin.number,
+            l1_number,
+            number,
+            why,
+        )
+        ref = self.engine.rebuild_on(self.safe, blk.timestamp, self._read_ref(blk.epoch_num))
         self.safe = ref
         self._safe_history.append((l1_number, ref))
 

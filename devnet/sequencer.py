@@ -8,6 +8,9 @@ each new origin. After the deposit come signed user txs of every batchable type 
 7702): transfers, ERC-20 (WETH98) calls, contract creations and L2ToL1MessagePasser withdrawals, so
 output roots move. Raw-tx RPCs are never called on deposits: anvil 1.7.1 crashes on them.
 
+When the rollup node derives a block the unsafe chain does not have (a forced deposit-only block after
+an expired sequencing window), ``rebuild_on`` reorgs the L2 anvil to it, as op-node's engine would.
+
 Fast mode (tests): ``produce_block`` makes one block on demand and, with ``drive_l1``, mines L1 blocks
 so that L1 time stays ahead of L2 time. Paced mode: ``run`` produces each block at its wall-clock time.
 """
@@ -231,35 +234,60 @@ class Sequencer:
             if self.drive_l1:
                 self._ensure_l1_time(timestamp)
             origin, may_include = self._next_origin(timestamp)
-            seq = 0 if origin.number != head.origin.number else head.ref.sequence_number + 1
-            deposit = l1_info_deposit_tx_bytes(self._l1_info(origin, seq))
-            rpc_call(self.l2_url, "eth_sendRawTransaction", ["0x" + deposit.hex()])
             raws = list(txs or [])
             if txs is None and user_txs and may_include:
                 raws = self._user_txs(head.base_fee)
             elif raws and not may_include:
                 raise RuntimeError(f"L2 block at {timestamp} is past the sequencer drift: it must be empty")
-            for raw in raws:
-                rpc_call(self.l2_url, "eth_sendRawTransaction", ["0x" + raw.hex()])
-            rpc_call(self.l2_url, "evm_mine", [timestamp])
-            block = self._l2_block("latest", full=False)
-            mined = len(block["transactions"])
-            if mined != 1 + len(raws) or int(block["timestamp"], 16) != timestamp:
+            return self._mine(head.ref, origin, timestamp, raws)
+
+    def rebuild_on(self, parent: L2BlockRef, timestamp: int, origin: L1BlockRef) -> L2BlockRef:
+        """op-node's engine reorg to a derived deposit-only block: drop every L2 block above ``parent``
+        and mine the derived one there; later blocks build on it.
+
+        The L2 is anvil, so the reorg is ``anvil_rollback`` to ``parent`` (op-geth would keep the dropped
+        blocks' txs in its pool; anvil forgets them, so cached nonces are dropped too).
+        """
+        with self._lock:
+            latest = int(self._l2_block("latest", full=False)["number"], 16)
+            if latest > parent.number:
+                rpc_call(self.l2_url, "anvil_rollback", [latest - parent.number])
                 rpc_call(self.l2_url, "anvil_dropAllTransactions", [])
+                self._forget_rolled_back_state()
+            got = self._l2_block(parent.number, full=False)
+            if bytes.fromhex(got["hash"][2:]) != parent.hash:
                 raise RuntimeError(
-                    f"L2 block {int(block['number'], 16)} has {mined} txs at "
-                    f"{int(block['timestamp'], 16)}; expected {1 + len(raws)} at {timestamp}"
+                    f"L2 block {parent.number} is {got['hash']}, not the parent 0x{parent.hash.hex()} "
+                    "of the derived block"
                 )
-            ref = L2BlockRef(
-                bytes.fromhex(block["hash"][2:]),
-                int(block["number"], 16),
-                head.ref.hash,
-                timestamp,
-                origin.id,
-                seq,
+            return self._mine(parent, origin, timestamp, [])
+
+    def _forget_rolled_back_state(self) -> None:
+        """After a rollback: re-read nonces, and redo the setup txs if the token deployment is gone."""
+        self._nonces.clear()
+        if self._token is not None and rpc_call(self.l2_url, "eth_getCode", [self._token, "latest"]) == "0x":
+            self._token = self._tiny = None
+
+    def _mine(self, parent: L2BlockRef, origin: L1BlockRef, timestamp: int, raws: list[bytes]) -> L2BlockRef:
+        """Mine a block on ``parent``: the L1-info deposit of ``origin``, then ``raws``; the new head."""
+        seq = 0 if origin.number != parent.l1_origin.number else parent.sequence_number + 1
+        deposit = l1_info_deposit_tx_bytes(self._l1_info(origin, seq))
+        for raw in [deposit, *raws]:
+            rpc_call(self.l2_url, "eth_sendRawTransaction", ["0x" + raw.hex()])
+        rpc_call(self.l2_url, "evm_mine", [timestamp])
+        block = self._l2_block("latest", full=False)
+        mined = len(block["transactions"])
+        if mined != 1 + len(raws) or int(block["timestamp"], 16) != timestamp:
+            rpc_call(self.l2_url, "anvil_dropAllTransactions", [])
+            raise RuntimeError(
+                f"L2 block {int(block['number'], 16)} has {mined} txs at "
+                f"{int(block['timestamp'], 16)}; expected {1 + len(raws)} at {timestamp}"
             )
-            self._head = _Head(ref, origin, int(block.get("baseFeePerGas", "0x0"), 16))
-            return ref
+        ref = L2BlockRef(
+            bytes.fromhex(block["hash"][2:]), int(block["number"], 16), parent.hash, timestamp, origin.id, seq
+        )
+        self._head = _Head(ref, origin, int(block.get("baseFeePerGas", "0x0"), 16))
+        return ref
 
     def produce_blocks(self, count: int, *, user_txs: bool = True) -> list[L2BlockRef]:
         return [self.produce_block(user_txs=user_txs) for _ in range(count)]

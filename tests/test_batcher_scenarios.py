@@ -141,8 +141,8 @@ def test_a_batch_tx_removed_by_an_l1_reorg_is_sent_again(dn: Devnet, tmp_path: P
     """The L1 block with a confirmed batch tx is rolled back before the rollup node read it; once the
     node's L1 passes that height without progress the batcher clears its state and posts the blocks again.
 
-    The devnet rollup node halts on an L1 reorg it has already read, so it is paused while the tx lands
-    (op-node would reset; the batcher's behaviour is the same either way)."""
+    The devnet rollup node is paused while the tx lands so that it never reads it; the reorg of a batch it
+    has derived is tests/test_batcher_follows_op_node.py."""
     assert dn.sequencer is not None and dn.deriver is not None
     with running(start_batcher(dn, tmp_path, *ADMIN_FLUSH_ONLY, name="b-l1reorg")) as svc:
         wait_rpc(svc)
