@@ -155,3 +155,40 @@ def test_a_batcher_cut_off_past_the_sequencing_window_follows_the_forced_blocks(
         proxy.close()
     assert_safe_chain_is_every_block_once_in_order(dn, first_safe)
     assert assert_posted_once_and_on_the_chain(dn, first_l1) > 0
+
+
+def test_a_batcher_stopped_past_the_sequencing_window_restarts_on_the_forced_blocks(
+    dn: Devnet, tmp_path: Path
+) -> None:
+    """The batcher process is stopped while more than a sequencing window of L1 blocks pass: the rollup
+    node derives forced deposit-only blocks over the unsafe blocks nobody posted. Restarted with the same
+    command line, the batcher starts from the new safe head and posts the new chain only, each block once."""
+    assert dn.sequencer is not None and dn.deriver is not None
+    args = batcher_args(dn, "--data-availability-type", "calldata", "--rpc.enable-admin")
+    with running(cli.start_service("b-window-stop", "batcher.cli", args, tmp_path)) as svc:
+        wait_rpc(svc)
+        dn.produce_l2_blocks(2)
+        wait_safe_catches_up(dn, svc)
+    first_safe, safe, forced = dn.deriver.safe.number, dn.deriver.safe, dn.deriver.forced_blocks
+    dn.produce_l2_blocks(6)  # user txs: the blocks the forced ones replace
+    replaced = dn.sequencer.head
+    first_l1 = dn.l1_head().number + 1
+    expire_at = safe.l1_origin.number + SEQ_WINDOW + 2
+    rpc_call(dn.l1_url, "anvil_mine", [hex(expire_at - dn.l1_head().number)])
+    deadline = time.monotonic() + 10
+    while dn.deriver.current_l1.number < expire_at:
+        assert time.monotonic() < deadline, "the rollup node did not read the new L1 blocks"
+        time.sleep(0.05)
+    assert dn.deriver.halted is None, dn.deriver.halted
+    assert dn.deriver.forced_blocks > forced and dn.deriver.safe.number > safe.number
+    now = rpc_call(dn.l2_url, "eth_getBlockByNumber", [hex(replaced.number), False])
+    assert now is None or bytes.fromhex(now["hash"][2:]) != replaced.hash
+    while dn.sequencer.head.timestamp + 2 <= dn.l1_head().timestamp:  # catch up with L1 time
+        dn.produce_l2_blocks(1, user_txs=False)
+    dn.produce_l2_blocks(2)
+    with running(cli.start_service("b-window-restart", "batcher.cli", args, tmp_path)) as svc:
+        wait_rpc(svc)
+        wait_safe_catches_up(dn, svc)
+        admin(svc, "admin_stopBatcher")
+    assert_safe_chain_is_every_block_once_in_order(dn, first_safe)
+    assert assert_posted_once_and_on_the_chain(dn, first_l1) > 0
