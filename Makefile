@@ -31,7 +31,7 @@ lint: setup
 	.venv/bin/mypy common batcher proposer devnet
 
 test: lint
-	.venv/bin/pytest -n 2 --dist loadgroup -q -p no:cacheprovider
+	.venv/bin/pytest -n 2 --dist loadfile -q -p no:cacheprovider
 
 bench: setup
 	.venv/bin/op-batcher bench
