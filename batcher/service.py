@@ -42,6 +42,7 @@ from common.service.metrics import (
     doc_command,
 )
 from common.service.rpc_server import RpcServer
+from common.txmgr.api import txmgr_api
 from common.txmgr.blobs import prewarm_kzg_worker
 from common.txmgr.signer import from_config as signer_from_config
 from common.txmgr.txmgr import TxManager
@@ -220,7 +221,7 @@ class BatcherService:
             enable_admin=cfg.rpc.enable_admin,
             metrics=RpcServerMetrics(self.metrics.factory),
         )
-        register_admin(self.rpc, self.driver, self.txmgr.api())
+        register_admin(self.rpc, self.driver, txmgr_api(self.txmgr))
 
     def _channel_manager(self, rollup: RollupConfig) -> tuple[ChannelManager, bool]:
         cfg = self.cfg

@@ -31,6 +31,7 @@ from common.service.metrics import (
     new_registry,
 )
 from common.service.rpc_server import RpcServer
+from common.txmgr.api import txmgr_api
 from common.txmgr.metrics import TxMetrics
 from common.txmgr.signer import Signer
 from common.txmgr.signer import from_config as signer_from_config
@@ -171,7 +172,7 @@ class ProposerService:
         )
         self.rpc.register("admin_startProposer", self.admin_start, admin=True)
         self.rpc.register("admin_stopProposer", self.admin_stop, admin=True)
-        for method, fn in self.txmgr.api().items():
+        for method, fn in txmgr_api(self.txmgr).items():
             self.rpc.register(method, fn, admin=True)
 
     async def start(self) -> None:
