@@ -21,7 +21,8 @@ from typing import Any
 from batcher.admin import register_admin
 from batcher.channel_config import ChannelConfigError, DAConfigSelector, DAType, build_channel_configs
 from batcher.channel_manager import ChannelManager
-from batcher.driver import BatchDriver, DriverConfig
+from batcher.driver import BatchDriver
+from batcher.driver_config import DriverConfig
 from batcher.flags import BatcherConfig, batcher_table, build_batcher_config
 from batcher.metrics import BatcherMetrics, metric_docs, new_batcher_metrics
 from batcher.recovery import BlobTxRef, RecoveryBlobs
