@@ -298,7 +298,8 @@ def new_batcher_metrics(*, process_collectors: bool = True) -> BatcherMetrics:
 
 def metric_docs() -> list[MetricDoc]:
     """Every documented series (batcher, txmgr, rpc), for ``op-batcher doc metrics``."""
-    from common.service.metrics import BalancePoller, RpcClientMetrics, RpcServerMetrics
+    from common.service.balance import BalancePoller
+    from common.service.metrics import RpcClientMetrics, RpcServerMetrics
 
     m = new_batcher_metrics(process_collectors=False)
     RpcServerMetrics(m.factory)

@@ -33,15 +33,12 @@ from common.rpc.beacon import BeaconClient
 from common.rpc.client import DEFAULT_MAX_RESPONSE_BYTES, RpcClient
 from common.rpc.eth import EthClient
 from common.rpc.rollup import RollupClient
+from common.service.balance import BalancePoller
 from common.service.lifecycle import CloseApp, service_main
 from common.service.log import get_logger
-from common.service.metrics import (
-    BalancePoller,
-    MetricsServer,
-    RpcClientMetrics,
-    RpcServerMetrics,
-    doc_command,
-)
+from common.service.metrics import RpcClientMetrics, RpcServerMetrics
+from common.service.metrics_doc import doc_command
+from common.service.metrics_server import MetricsServer
 from common.service.rpc_server import RpcServer
 from common.txmgr.api import txmgr_api
 from common.txmgr.blobs import prewarm_kzg_worker

@@ -17,19 +17,19 @@ from common.rpc.active import L2Provider, new_l2_provider
 from common.rpc.errors import ExecutionRevertedError
 from common.rpc.eth import EthClient
 from common.rpc.rollup import OutputResponse, RollupClient
+from common.service.balance import BalancePoller
 from common.service.lifecycle import CloseApp, service_main
 from common.service.log import get_logger
 from common.service.metrics import (
-    BalancePoller,
     Factory,
     MetricDoc,
-    MetricsServer,
     RpcClientMetrics,
     RpcServerMetrics,
-    doc_command,
     namespace_for,
     new_registry,
 )
+from common.service.metrics_doc import doc_command
+from common.service.metrics_server import MetricsServer
 from common.service.rpc_server import RpcServer
 from common.txmgr.api import txmgr_api
 from common.txmgr.metrics import TxMetrics
