@@ -71,6 +71,18 @@ def shadow_table(version: str) -> FlagTable:
     )
 
 
+def shadow_only_table(version: str = "") -> FlagTable:
+    """Only the ``shadow.*`` flags (the docs' table; the rest is op-batcher's own table)."""
+    return FlagTable(
+        app_name=SHADOW_APP,
+        usage=SHADOW_USAGE,
+        description=SHADOW_DESCRIPTION,
+        env_prefix=ENV_PREFIX,
+        flags=shadow_flags(),
+        version=version,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class ShadowConfig:
     """The batcher's config (as ``op-batcher`` would run) plus the shadow's own flags."""

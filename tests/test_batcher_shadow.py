@@ -356,3 +356,18 @@ def test_shadow_help_lists_the_batcher_flags_and_the_shadow_flags():
     for name in ("--shadow.batcher-address", "--shadow.report-path", "--private-key", "--batch-type"):
         assert name in text
     assert "OP_BATCHER_SHADOW_BATCHER_ADDRESS" in text
+
+
+def test_the_migration_guide_documents_the_shadow_flags_and_every_rpc_method_it_calls():
+    """ "Trying it in shadow mode first" names each shadow flag, its env var and each read-only method."""
+    from batcher.shadow import READ_ONLY_METHODS
+    from batcher.shadow_flags import shadow_flags
+    from docs.gen_flags import DOCS_DIR
+
+    text = (DOCS_DIR / "migration.md").read_text()
+    section = text[text.index("## Trying it in shadow mode first") :]
+    section = section[: section.index("\n## ", 1)]
+    for flag in shadow_flags():
+        assert f"`--{flag.name}`" in section and all(env in section for env in flag.env), flag.name
+    for method in READ_ONLY_METHODS:
+        assert f"`{method}`" in section, method
