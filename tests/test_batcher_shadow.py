@@ -61,29 +61,31 @@ def dn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
         net.stop()
 
 
-def start_shadow(dn: Devnet, tmp_path: Path, report: Path) -> cli.Service:
-    """``op-batcher shadow`` with the batcher's command line (key included: accepted, never used)."""
+def start_shadow(dn: Devnet, tmp_path: Path, da: str) -> cli.Service:
+    """``op-batcher shadow`` with the batcher's command line (key included: accepted, never used), switching
+    to span batches, brotli and ``da``; its report goes to ``<tmp>/report-<da>.json``."""
+    switch_to = ("--batch-type", "1", "--compression-algo", "brotli", "--data-availability-type", da)
     args = [
         "shadow",
-        *batcher_args(dn, "--batch-type", "1", "--compression-algo", "brotli", "--log.level", "info"),
+        *batcher_args(dn, *switch_to, "--log.level", "info"),
         "--shadow.batcher-address",
         dn.info()["batcher_address"],
         "--shadow.report-path",
-        str(report),
+        str(tmp_path / f"report-{da}.json"),
     ]
-    log_path = tmp_path / "shadow.log"
-    cmd = [str(OP_BATCHER), *args] if OP_BATCHER.exists() else None
-    if cmd is None:
-        return cli.start_service("shadow", "batcher.cli", args, tmp_path)
+    name = f"shadow-{da}"
+    if not OP_BATCHER.exists():
+        return cli.start_service(name, "batcher.cli", args, tmp_path)
+    log_path = tmp_path / f"{name}.log"
     with open(log_path, "ab") as out:
         proc = subprocess.Popen(
-            cmd,
+            [str(OP_BATCHER), *args],
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-    return cli.Service("shadow", proc, log_path, int(args[args.index("--rpc.port") + 1]),
+    return cli.Service(name, proc, log_path, int(args[args.index("--rpc.port") + 1]),
                        int(args[args.index("--metrics.port") + 1]))  # fmt: skip
 
 
@@ -121,18 +123,26 @@ def l1_batcher_txs(dn: Devnet, first: int, last: int) -> list[tuple[dict[str, An
     return out
 
 
+FRAME_OVERHEAD = 1 + 23
+"""Per frame in a calldata tx or blob: the derivation version byte, then id (16), number (2), length (4)
+and is_last (1) around the frame data."""
+SHADOW_DAS = ("calldata", "blobs")
+"""Two shadows run beside the one incumbent: span + brotli in calldata, and in blobs."""
+
+
 def test_the_shadow_counts_the_incumbents_blocks_and_bytes_as_the_devnet_records_them(
     dn: Devnet, tmp_path: Path
 ) -> None:
-    """Incumbent blocks, calldata, channel bytes and fees equal the devnet's records; savings follow from
-    both sides' totals; the garbage tx is one reported problem and the shadow exits 0 with its report."""
+    """Incumbent blocks, calldata, channel bytes and fees equal the devnet's records; ours are framed
+    exactly from our channel bytes (calldata or blobs); savings follow from both sides' totals; the
+    garbage tx is one reported problem and each shadow exits 0 with its report, having posted nothing."""
     assert dn.deriver is not None and dn.sequencer is not None
-    report_path = tmp_path / "report.json"
-    shadow = start_shadow(dn, tmp_path, report_path)
+    shadows = {da: start_shadow(dn, tmp_path, da) for da in SHADOW_DAS}
     incumbent = None
     try:
-        shadow_read_up_to(shadow, dn.l1_head().number)
-        garbage = post_calldata(dn, GARBAGE)  # before the incumbent runs: no nonce race with it
+        for svc in shadows.values():
+            shadow_read_up_to(svc, dn.l1_head().number)
+        garbage = post_calldata(dn, GARBAGE)["transactionHash"]  # before the incumbent: no nonce race
         incumbent = start_batcher(
             dn, tmp_path, "--batch-type", "0", "--compression-algo", "zlib", "--data-availability-type",
             "calldata", name="incumbent",
@@ -142,25 +152,37 @@ def test_the_shadow_counts_the_incumbents_blocks_and_bytes_as_the_devnet_records
             wait_safe_catches_up(dn, incumbent)
         for _ in range(3):  # L1 blocks after the last L2 block: both sides close their channels
             rpc_call(dn.l1_url, "evm_mine")
-            time.sleep(1.5)
+            time.sleep(1.0)
         wait_safe_catches_up(dn, incumbent)
         incumbent.stop()
         last_l1 = dn.l1_head().number
-        shadow_read_up_to(shadow, last_l1)
+        for svc in shadows.values():
+            shadow_read_up_to(svc, last_l1)
         time.sleep(1.0)  # one more tick: nothing new may change the figures now
-        metrics = scrape(shadow)
+        metrics = {da: scrape(svc) for da, svc in shadows.items()}
     finally:
         if incumbent is not None:
             incumbent.stop()
-        shadow.stop()
-    assert shadow.process.returncode == 0, shadow.tail(40)
-    report = json.loads(report_path.read_text())
-    first_l1 = report["l1_blocks"]["first"]
-    assert report["l1_blocks"]["last"] == last_l1
+        for svc in shadows.values():
+            svc.stop()
+    for da, svc in shadows.items():
+        assert svc.process.returncode == 0, svc.tail(40)
+        log = svc.tail(100000)
+        assert "Shadow mode: read-only, nothing is signed or sent" in log
+        assert dn.info()["dev_keys"]["batcher"]["private_key"][2:] not in log
+        report = json.loads((tmp_path / f"report-{da}.json").read_text())
+        assert report["l1_blocks"]["last"] == last_l1
+        check_incumbent(dn, report, metrics[da], garbage)
+        check_ours_and_savings(dn, report, metrics[da], da)
 
+
+def check_incumbent(dn: Devnet, report: dict[str, Any], metrics: dict[str, float], garbage: str) -> None:
+    """The incumbent's side against the devnet's records: derived blocks, and the txs on L1."""
+    assert dn.deriver is not None
+    first_l1, last_l1 = report["l1_blocks"]["first"], report["l1_blocks"]["last"]
     # the garbage tx: reported by hash, not fatal (the shadow read on and exited 0)
     undecodable = [p for p in report["problems"] if p["kind"] == "undecodable_tx"]
-    assert [p["source"] for p in undecodable] == [garbage["transactionHash"]]
+    assert [p["source"] for p in undecodable] == [garbage]
     assert metrics['op_batcher_default_shadow_problems_total{kind="undecodable_tx"}'] == 1
 
     # incumbent L2 blocks == what the devnet's rollup node derived from the L1 blocks the shadow read
@@ -172,9 +194,7 @@ def test_the_shadow_counts_the_incumbents_blocks_and_bytes_as_the_devnet_records
     assert totals["l2_blocks"] == len(derived)
 
     # incumbent bytes and fees == the batcher txs on L1 (without the garbage one)
-    txs = [
-        (tx, b) for tx, b in l1_batcher_txs(dn, first_l1, last_l1) if tx["hash"] != garbage["transactionHash"]
-    ]
+    txs = [(tx, b) for tx, b in l1_batcher_txs(dn, first_l1, last_l1) if tx["hash"] != garbage]
     inputs = [(bytes.fromhex(tx["input"][2:]), int(b["baseFeePerGas"], 16)) for tx, b in txs]
     assert {int(tx["type"], 16) for tx, _ in txs} == {2}  # calldata, as Go's default
     assert totals["txs"] == len(inputs)
@@ -182,19 +202,34 @@ def test_the_shadow_counts_the_incumbents_blocks_and_bytes_as_the_devnet_records
     assert totals["fee_wei"] == sum(calldata_gas(d) * fee for d, fee in inputs)
     frames = [f for d, _ in inputs for f in parse_frames(d)]
     assert totals["compressed_bytes"] == sum(len(f.data) for f in frames)
+    assert totals["calldata_bytes"] == totals["compressed_bytes"] + FRAME_OVERHEAD * len(frames)
     assert totals["channels"] == len({f.channel_id for f in frames}) == len(theirs)
     assert len(theirs) >= 2 and all(ch["errors"] == [] for ch in theirs)
+    ours = {ch["id"] for ch in report["channels"][SHADOW]}
+    assert not ours & {f.channel_id.hex() for f in frames}  # nothing of ours was posted
 
-    # our side: span + brotli channels over consecutive blocks, all verified, never sent
-    ours = report["channels"][SHADOW]
+
+def check_ours_and_savings(dn: Devnet, report: dict[str, Any], metrics: dict[str, float], da: str) -> None:
+    """Our span + brotli channels: consecutive blocks, verified, framed from their bytes; savings."""
+    theirs, ours = report["totals"][INCUMBENT], report["channels"][SHADOW]
     assert report["config"]["batch_type"] == 1 and report["config"]["compression_algo"] == "brotli"
     assert len(ours) >= 2 and all(ch["errors"] == [] for ch in ours)
     ours_blocks = [n for ch in ours for n in range(ch["l2_first"], ch["l2_last"] + 1)]
     assert ours_blocks == list(range(ours_blocks[0], ours_blocks[-1] + 1))
-    assert set(derived) <= set(ours_blocks)
+    theirs_blocks = {
+        n for ch in report["channels"][INCUMBENT] for n in range(ch["l2_first"], ch["l2_last"] + 1)
+    }
+    assert theirs_blocks <= set(ours_blocks)
     mine = report["totals"][SHADOW]
     assert mine["compressed_bytes"] == sum(ch["compressed_bytes"] for ch in ours)
     assert mine["da_bytes"] == sum(ch["da_bytes"] for ch in ours)
+    framed = mine["compressed_bytes"] + FRAME_OVERHEAD * mine["txs"]  # one frame per tx or blob here
+    if da == "calldata":
+        assert (mine["calldata_bytes"], mine["blobs"]) == (framed, 0)
+    else:
+        assert (mine["calldata_bytes"], mine["blobs"], mine["blob_data_bytes"]) == (0, mine["txs"], framed)
+        assert mine["blob_fill"] == pytest.approx(framed / (mine["blobs"] * 130_044))
+        assert mine["da_bytes"] == 131_072 * mine["blobs"]
 
     # savings are computed from the two sides' real totals, per L2 block
     for measure, key in (
@@ -202,12 +237,11 @@ def test_the_shadow_counts_the_incumbents_blocks_and_bytes_as_the_devnet_records
         ("compressed_bytes", "compressed_bytes"),
         ("fee", "fee_wei"),
     ):
-        expected = 1 - (mine[key] / mine["l2_blocks"]) / (totals[key] / totals["l2_blocks"])
+        expected = 1 - (mine[key] / mine["l2_blocks"]) / (theirs[key] / theirs["l2_blocks"])
         assert report["savings"][measure] == pytest.approx(expected)
-        assert metrics[f'op_batcher_default_shadow_saving_ratio{{measure="{measure}"}}'] == pytest.approx(
-            expected
-        )
-    assert report["savings"]["da_bytes"] > 0  # span + brotli beats singular + zlib on the same blocks
+        series = f'op_batcher_default_shadow_saving_ratio{{measure="{measure}"}}'
+        assert metrics[series] == pytest.approx(expected)
+    assert report["savings"]["compressed_bytes"] > 0  # span + brotli beats singular + zlib on these blocks
 
     # the metrics say the same as the report
     for side in (INCUMBENT, SHADOW):
@@ -215,9 +249,6 @@ def test_the_shadow_counts_the_incumbents_blocks_and_bytes_as_the_devnet_records
         assert metrics[f'op_batcher_default_shadow_l2_blocks_total{{side="{side}"}}'] == t["l2_blocks"]
         assert metrics[f'op_batcher_default_shadow_da_bytes_total{{side="{side}"}}'] == t["da_bytes"]
         assert metrics[f'op_batcher_default_shadow_channels_total{{side="{side}"}}'] == t["channels"]
-    log = shadow.tail(100000)
-    assert "Shadow mode: read-only, nothing is signed or sent" in log
-    assert dn.info()["dev_keys"]["batcher"]["private_key"][2:] not in log
 
 
 # ---- the pure accounting ------------------------------------------------------------------------------
