@@ -14,7 +14,7 @@ SUBSYSTEM = "shadow"
 LATENCY_BUCKETS = (12.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 21600.0)
 """Seconds from a channel's oldest L2 block to its L1 inclusion (theirs) or to ready (ours)."""
 PROBLEM_KINDS = ("undecodable_tx", "channel_error", "channel_dropped", "frame_dropped", "gap")
-SAVING_MEASURES = ("da_bytes", "compressed_bytes", "fee")
+SAVING_MEASURES = ("da_bytes", "compressed_bytes", "fee", "gas")
 
 
 class ShadowMetrics:
@@ -63,7 +63,8 @@ class ShadowMetrics:
         )
         self.saving = f.gauge(
             "saving_ratio",
-            "1 - shadow/incumbent per L2 block (positive: switching saves), by measure.",
+            "1 - shadow/incumbent per L2 block (positive: switching saves), by measure "
+            "(da_bytes, compressed_bytes, fee, gas).",
             ("measure",),
             s,
         )

@@ -11,6 +11,9 @@ the channel became ready). Calldata txs pay the EIP-7623 floor gas (a data-only 
 pays the floor from Prague on), blob txs 21000 gas plus 131072 blob gas per blob. Tips are left out:
 they are a policy, not a cost of the data.
 
+The execution gas and blob gas are reported too: unlike fees they do not depend on the block a channel
+is priced at (base fees move between the incumbent's inclusion block and our ready block).
+
 Savings compare the sides per L2 block (the two sides cut channels at different blocks, and one side may
 have covered blocks the other has not posted yet): ``1 - ours_per_block / theirs_per_block``.
 """
@@ -92,6 +95,9 @@ class ChannelTally:
     blob_data_bytes: int = 0
     """Payload bytes carried in its blobs (of at most MAX_BLOB_DATA_SIZE each)."""
     fee_wei: int = 0
+    gas: int = 0
+    """Execution gas of its txs (calldata floor gas, or 21000 per blob tx): price-independent."""
+    blob_gas: int = 0
     first_l1_block: int | None = None
     done_l1_block: int | None = None
     """Theirs: the L1 block that completed it on L1; ours: the L1 head when it became ready."""
@@ -102,12 +108,15 @@ class ChannelTally:
         self._add_tx(prices)
         self.calldata_bytes += len(data)
         self.fee_wei += prices.calldata_fee(data)
+        self.gas += calldata_gas(data)
 
     def add_blob_tx(self, payload_sizes: Sequence[int], prices: L1Prices) -> None:
         self._add_tx(prices)
         self.blobs += len(payload_sizes)
         self.blob_data_bytes += sum(payload_sizes)
         self.fee_wei += prices.blob_fee(len(payload_sizes))
+        self.gas += TX_GAS
+        self.blob_gas += len(payload_sizes) * GAS_PER_BLOB
 
     def _add_tx(self, prices: L1Prices) -> None:
         self.txs += 1
@@ -147,6 +156,8 @@ class ChannelTally:
             "blob_fill": self.blob_fill,
             "da_bytes": self.da_bytes,
             "fee_wei": self.fee_wei,
+            "gas": self.gas,
+            "blob_gas": self.blob_gas,
             "first_l1_block": self.first_l1_block,
             "done_l1_block": self.done_l1_block,
             "latency_seconds": self.latency_seconds,
@@ -168,6 +179,8 @@ class SideTotals:
     blob_data_bytes: int = 0
     da_bytes: int = 0
     fee_wei: int = 0
+    gas: int = 0
+    blob_gas: int = 0
     latency_seconds_sum: int = 0
 
     def add(self, ch: ChannelTally) -> None:
@@ -181,6 +194,8 @@ class SideTotals:
         self.blob_data_bytes += ch.blob_data_bytes
         self.da_bytes += ch.da_bytes
         self.fee_wei += ch.fee_wei
+        self.gas += ch.gas
+        self.blob_gas += ch.blob_gas
         self.latency_seconds_sum += ch.latency_seconds or 0
 
     @property
@@ -203,6 +218,8 @@ class SideTotals:
             "blob_fill": self.blob_fill,
             "da_bytes": self.da_bytes,
             "fee_wei": self.fee_wei,
+            "gas": self.gas,
+            "blob_gas": self.blob_gas,
             "da_bytes_per_block": self.per_block(self.da_bytes),
             "compressed_bytes_per_block": self.per_block(self.compressed_bytes),
             "fee_wei_per_block": self.per_block(self.fee_wei),
@@ -311,6 +328,7 @@ class ShadowReport:
                 theirs.per_block(theirs.compressed_bytes), ours.per_block(ours.compressed_bytes)
             ),
             "fee": saving(theirs.per_block(theirs.fee_wei), ours.per_block(ours.fee_wei)),
+            "gas": saving(theirs.per_block(theirs.gas), ours.per_block(ours.gas)),
         }
 
     def summary_fields(self) -> dict[str, Any]:

@@ -200,6 +200,8 @@ def check_incumbent(dn: Devnet, report: dict[str, Any], metrics: dict[str, float
     assert totals["txs"] == len(inputs)
     assert totals["calldata_bytes"] == totals["da_bytes"] == sum(len(d) for d, _ in inputs)
     assert totals["fee_wei"] == sum(calldata_gas(d) * fee for d, fee in inputs)
+    receipts = [rpc_call(dn.l1_url, "eth_getTransactionReceipt", [tx["hash"]]) for tx, _ in txs]
+    assert totals["gas"] == sum(int(r["gasUsed"], 16) for r in receipts)  # the L1's own gas accounting
     frames = [f for d, _ in inputs for f in parse_frames(d)]
     assert totals["compressed_bytes"] == sum(len(f.data) for f in frames)
     assert totals["calldata_bytes"] == totals["compressed_bytes"] + FRAME_OVERHEAD * len(frames)
@@ -236,6 +238,7 @@ def check_ours_and_savings(dn: Devnet, report: dict[str, Any], metrics: dict[str
         ("da_bytes", "da_bytes"),
         ("compressed_bytes", "compressed_bytes"),
         ("fee", "fee_wei"),
+        ("gas", "gas"),
     ):
         expected = 1 - (mine[key] / mine["l2_blocks"]) / (theirs[key] / theirs["l2_blocks"])
         assert report["savings"][measure] == pytest.approx(expected)
@@ -306,6 +309,11 @@ def test_calldata_pays_the_eip7623_floor_and_blobs_their_blob_gas():
     assert calldata_gas(data) == 21_000 + 280
     assert PRICES.calldata_fee(data) == (21_000 + 280) * 7
     assert PRICES.blob_fee(2) == 21_000 * 7 + 2 * 131_072 * 3
+    ch = ChannelTally(SHADOW, b"\x01" * 16)
+    ch.add_calldata_tx(data, PRICES)
+    ch.add_blob_tx([100, 200], PRICES)
+    assert (ch.gas, ch.blob_gas) == (21_280 + 21_000, 2 * 131_072)
+    assert ch.fee_wei == PRICES.calldata_fee(data) + PRICES.blob_fee(2)
 
 
 def test_the_blob_base_fee_follows_the_excess_blob_gas():
