@@ -12,6 +12,13 @@ Started with the batcher's own command line plus ``--shadow.batcher-address`` (s
   head it was made at, and a fully recorded channel is pruned. Nothing depends on the incumbent's
   progress or touches its state.
 
+Why our side has its own small loader instead of :class:`~batcher.block_loader.BlockLoader`: the
+batcher's sync actions key everything to the rollup node's safe head, which here moves only when the
+*incumbent* posts. Our channels "land" at once, so the no-progress rule (a channel landed, the safe head
+did not pass it) would clear our state whenever the incumbent lags us, and our blocks would only be pruned
+at the incumbent's pace. The shadow loader follows the unsafe head, prunes what it recorded, and restarts
+from the safe head only at start and on an L2 reorg (the block does not extend our tip).
+
 Both sides go into a :class:`~batcher.shadow_report.ShadowReport`; each L1 block ends with a
 ``Shadow L1 block`` log line, the ``op_batcher_default_shadow_*`` metrics are on ``/metrics`` (with the
 pipeline's usual op-batcher series), and the JSON report is written to ``--shadow.report-path`` on exit.
@@ -31,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from batcher.channel import TxData
-from batcher.channel_config import ChannelConfigError, DAConfigSelector, build_channel_configs
+from batcher.channel_config import ChannelConfigError, DAConfigSelector, GasPriceCaps, build_channel_configs
 from batcher.channel_events import ChannelEventReporter
 from batcher.channel_manager import ChannelClosed, ChannelFullySubmitted, ChannelManager, ReorgDetected
 from batcher.decode_l1 import L1Fetcher, hex_bytes, hex_int
@@ -64,12 +71,14 @@ READ_ONLY_METHODS = (
     "eth_getBlockByNumber",
     "optimism_rollupConfig",
     "optimism_syncStatus",
+    "eth_maxPriorityFeePerGas",
     "admin_sequencerActive",
     "anvil_getBlobsByTransactionHash",
     "GET /eth/v1/beacon/blobs/{block_id}",
 )
 """Every call the shadow makes: L1 (blocks with txs), L2 (blocks), rollup node (config, sync status;
-``admin_sequencerActive`` only with several ``--rollup-rpc``), blobs (beacon API; the anvil method only
+``admin_sequencerActive`` only with several ``--rollup-rpc``), the L1 tip (``eth_maxPriorityFeePerGas``,
+only with ``--data-availability-type=auto``, for the DA choice), blobs (beacon API; the anvil method only
 without ``--l1-beacon``). No ``eth_sendRawTransaction``, no signer, no ``miner_*`` or ``admin_*`` writes."""
 MAX_L1_BLOCKS_PER_TICK = 64
 """L1 blocks read per tick while catching up (each is one block fetch plus blobs)."""
@@ -111,8 +120,13 @@ class ShadowPipeline:
             self.mgr.add_l2_block(block)  # ReorgDetected: the caller resets
             self.next_l2 = block.number + 1
 
-    async def publish(self, head: Header, backlog: int) -> list[ChannelTally]:
-        """Hand out every tx the manager has now; record and "confirm" each; channels fully recorded."""
+    async def publish(
+        self, head: Header, backlog: int, gas_prices: GasPriceCaps | None = None
+    ) -> list[ChannelTally]:
+        """Hand out every tx the manager has now; record and "confirm" each; channels fully recorded.
+
+        ``gas_prices`` feed the ``auto`` DA choice (None: keep the last choice), as the driver's do.
+        """
         prices = l1_prices(head)
         done: list[ChannelTally] = []
         while True:
@@ -120,7 +134,7 @@ class ShadowPipeline:
                 l1_head=BlockID(head.hash, head.number),
                 is_throttling=False,
                 force_publish=False,
-                gas_prices=None,
+                gas_prices=gas_prices,
                 ignore_max_channel_duration=False,
                 backlog_blocks=backlog if self.backlog_fill else 0,
             )
@@ -194,6 +208,7 @@ class ShadowService:
         self.report = ShadowReport(shadowed=cfg.shadowed)
         self.metrics_server: MetricsServer | None = None
         self.next_l1: int | None = None
+        self.is_auto_da = False
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
@@ -259,6 +274,7 @@ class ShadowService:
         log.info("Shadow channel config", **self.report.config)
         manager = ChannelManager(rollup, DAConfigSelector(configs))
         self.pipeline = ShadowPipeline(rollup, manager, self.metrics, backlog_fill=True)
+        self.is_auto_da = configs.is_auto
         params = L2Params(
             rollup.genesis_l2_time, rollup.block_time, rollup.l2_chain_id, rollup.genesis_l2.number
         )
@@ -406,6 +422,7 @@ class ShadowService:
             log.info("Shadow pipeline starts after the safe head", safe=safe.number, unsafe=unsafe.number)
         assert pipe.next_l2 is not None
         eth = await self.l2.eth_client()
+        prices = await self._gas_prices(head)
         sem = asyncio.Semaphore(FETCH_CONCURRENCY)
 
         async def fetch(n: int) -> dict[str, Any]:
@@ -421,10 +438,24 @@ class ShadowService:
                 log.warn("Shadow pipeline found an L2 reorg, restarting after the safe head", err=str(exc))
                 pipe.reset(safe.number, safe.l1_origin)
                 return
-            for ch in await pipe.publish(head, unsafe.number - end):
+            for ch in await pipe.publish(head, unsafe.number - end, prices):
                 self._channel(ch)
-        for ch in await pipe.publish(head, 0):
+        for ch in await pipe.publish(head, 0, prices):
             self._channel(ch)
+
+    async def _gas_prices(self, head: Header) -> GasPriceCaps | None:
+        """For ``auto`` DA: the L1 tip and the head's base and blob base fees (None: keep the last choice)."""
+        if not self.is_auto_da:
+            return None
+        try:
+            tip = hex_int(
+                await self.fetcher.rpc.call("eth_maxPriorityFeePerGas", []), "eth_maxPriorityFeePerGas"
+            )
+        except (RpcError, SourceError) as exc:
+            log.warn("Error querying gas prices, keeping the last DA choice", err=str(exc))
+            return None
+        p = l1_prices(head)
+        return GasPriceCaps(tip_cap=tip, base_fee=p.base_fee, blob_base_fee=p.blob_base_fee)
 
 
 def main(argv: list[str], environ: dict[str, str] | None = None) -> int:

@@ -34,6 +34,10 @@ SIDES = (INCUMBENT, SHADOW)
 TX_GAS = 21_000
 FLOOR_GAS_PER_TOKEN = 10
 """EIP-7623: floor gas per calldata token (a zero byte is 1 token, a non-zero byte 4)."""
+MAX_CHANNELS_KEPT = 10_000
+"""Channels per side listed in the report (weeks of a busy chain); totals count every channel."""
+MAX_PROBLEMS_KEPT = 10_000
+"""Problems listed in the report; ``problem_counts`` counts every one."""
 GAS_PER_BLOB = BLOB_SIZE
 """EIP-4844: blob gas per blob (131072)."""
 MIN_BLOB_BASE_FEE = 1
@@ -267,6 +271,8 @@ class ShadowReport:
         self.channels: dict[str, list[ChannelTally]] = {s: [] for s in SIDES}
         self.totals: dict[str, SideTotals] = {s: SideTotals() for s in SIDES}
         self.problems: list[Problem] = []
+        self.problem_counts: dict[str, int] = {}
+        """Every problem ever seen, by kind (the list keeps the newest MAX_PROBLEMS_KEPT)."""
         self.first_l1_block: int | None = None
         self.last_l1_block: int | None = None
         self._next_l2: dict[str, int | None] = dict.fromkeys(SIDES)
@@ -284,7 +290,10 @@ class ShadowReport:
 
     def add_channel(self, ch: ChannelTally) -> list[Problem]:
         """Count a finished channel; for the incumbent, a jump past the next expected L2 block is a gap."""
-        self.channels[ch.side].append(ch)
+        kept = self.channels[ch.side]
+        kept.append(ch)
+        if len(kept) > MAX_CHANNELS_KEPT:  # the totals stay cumulative; the list keeps the newest
+            del kept[: len(kept) - MAX_CHANNELS_KEPT]
         self.totals[ch.side].add(ch)
         self.block.channels[ch.side] += 1
         found: list[Problem] = []
@@ -308,6 +317,9 @@ class ShadowReport:
 
     def add_problem(self, problem: Problem) -> None:
         self.problems.append(problem)
+        if len(self.problems) > MAX_PROBLEMS_KEPT:
+            del self.problems[: len(self.problems) - MAX_PROBLEMS_KEPT]
+        self.problem_counts[problem.kind] = self.problem_counts.get(problem.kind, 0) + 1
         self.block.problems += 1
 
     # ---- reading -----------------------------------------------------------------------------------
@@ -317,7 +329,7 @@ class ShadowReport:
         return chans[-1] if chans else None
 
     def problem_count(self, kind: str) -> int:
-        return sum(1 for p in self.problems if p.kind == kind)
+        return self.problem_counts.get(kind, 0)
 
     def savings(self) -> dict[str, float | None]:
         """Per-L2-block savings of switching (positive: ours costs less)."""
@@ -347,7 +359,7 @@ class ShadowReport:
             "shadow_fee_wei": ours.fee_wei,
             "saving_da": _pct(s["da_bytes"]),
             "saving_fee": _pct(s["fee"]),
-            "problems": len(self.problems),
+            "problems": sum(self.problem_counts.values()),
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -358,6 +370,7 @@ class ShadowReport:
             "totals": {s: self.totals[s].to_json() for s in SIDES},
             "savings": self.savings(),
             "channels": {s: [c.to_json() for c in self.channels[s]] for s in SIDES},
+            "problem_counts": dict(self.problem_counts),
             "problems": [p.to_json() for p in self.problems],
         }
 

@@ -340,6 +340,19 @@ def test_a_jump_in_the_incumbents_blocks_is_reported_as_a_gap():
     assert r.problem_count("gap") == 1
 
 
+def test_the_report_keeps_the_newest_channels_and_counts_them_all(monkeypatch):
+    """Past the cap the channel list keeps the newest; totals and problem counts cover everything."""
+    from batcher import shadow_report
+
+    monkeypatch.setattr(shadow_report, "MAX_CHANNELS_KEPT", 2)
+    r = ShadowReport(shadowed=b"\x11" * 20)
+    r.begin_l1_block(10)
+    for n in range(1, 6):
+        r.add_channel(_channel(SHADOW, n, n, b"\x01" * 10))
+    assert [c.l2_blocks for c in r.channels[SHADOW]] == [[4], [5]]
+    assert r.totals[SHADOW].channels == 5 and r.totals[SHADOW].l2_blocks == 5
+
+
 def test_savings_compare_the_sides_per_l2_block():
     """Theirs 2 blocks in 200 calldata bytes, ours 4 blocks in 100: 75 % fewer DA bytes per block."""
     r = ShadowReport(shadowed=b"\x11" * 20)
