@@ -329,6 +329,18 @@ def _channel(side: str, first: int, last: int, da: bytes) -> ChannelTally:
     return ch
 
 
+def test_a_channel_begun_before_the_shadow_started_is_reported_as_a_dropped_frame():
+    """Holocene: frame 1 of a channel whose frame 0 the shadow never saw is dropped, reported, not counted."""
+    data = encode_tx_data([Frame(b"\x09" * 16, 1, b"\x01" * 30, True)])
+    prices = L1Prices(block=3, timestamp=100, base_fee=1, blob_base_fee=1)
+    tracker = IncumbentTracker(ChannelBankRules(), OP_SEPOLIA)
+    done, problems = tracker.read_block(
+        prices, [IncumbentTx("0xd", data, (calldata_record(data, "0xd", 3, 100),))]
+    )
+    assert done == []
+    assert [(p.kind, p.source) for p in problems] == [("frame_dropped", "0xd")]
+
+
 def test_a_jump_in_the_incumbents_blocks_is_reported_as_a_gap():
     """Blocks 1-3 then 6-7: blocks 4..5 were never posted; ours is never checked for gaps."""
     r = ShadowReport(shadowed=b"\x11" * 20)
