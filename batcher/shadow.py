@@ -209,6 +209,8 @@ class ShadowService:
         self.metrics_server: MetricsServer | None = None
         self.next_l1: int | None = None
         self.is_auto_da = False
+        self._head: Header | None = None
+        """The newest L1 block read (our pipeline's L1 head)."""
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
@@ -342,24 +344,52 @@ class ShadowService:
                 await asyncio.wait_for(self._stopping.wait(), self.cfg.batcher.poll_interval)
 
     async def tick(self) -> None:
-        """Every new L1 block: the incumbent's txs in it, then (at the newest) our pipeline, then a line."""
+        """The incumbent's txs in every new L1 block, then our pipeline at the newest L1 head; a summary
+        line per L1 block (the newest one's after our pipeline ran, so it shows our new channels too)."""
         head = hex_int(await self.fetcher.rpc.call("eth_blockNumber", []), "eth_blockNumber")
         if self.next_l1 is None:
             self.next_l1 = head
-        last = min(head, self.next_l1 + MAX_L1_BLOCKS_PER_TICK - 1)
-        for number in range(self.next_l1, last + 1):
-            block = await self.fetcher.rpc.call("eth_getBlockByNumber", [hex(number), True])
-            if not isinstance(block, dict):
-                raise SourceError(f"L1 block {number} not found on {self.fetcher.rpc.endpoint}")
-            header = Header.from_json(block, f"L1 block {number}")
-            txs = await self._incumbent_txs(block)  # all reads first: a failure leaves no state half-done
-            self.report.begin_l1_block(number)
-            self._incumbent_block(header, txs)
-            if number == last:
-                await self._shadow_step(header)
-            self.shadow_metrics.record_block(self.report, number)
-            log.info("Shadow L1 block", **self.report.summary_fields())
-            self.next_l1 = number + 1
+        first, last = self.next_l1, min(head, self.next_l1 + MAX_L1_BLOCKS_PER_TICK - 1)
+        for number in range(first, last + 1):
+            await self._incumbent_block(number)
+            self.next_l1 = number + 1  # counted once: a later failure never re-reads this block
+            if number < last:
+                self._summary()
+        if self._head is None:
+            return
+        try:
+            await self._shadow_step(self._head)
+        finally:
+            if last >= first:  # the newest block read this tick gets its line now
+                self._summary()
+
+    def _summary(self) -> None:
+        self.shadow_metrics.record_block(self.report, self.report.block.l1_block)
+        log.info("Shadow L1 block", **self.report.summary_fields())
+
+    async def _incumbent_block(self, number: int) -> None:
+        """Read L1 block ``number`` and count the incumbent's txs in it (all reads come first, so a failed
+        read leaves nothing half-counted)."""
+        block = await self.fetcher.rpc.call("eth_getBlockByNumber", [hex(number), True])
+        if not isinstance(block, dict):
+            raise SourceError(f"L1 block {number} not found on {self.fetcher.rpc.endpoint}")
+        header = Header.from_json(block, f"L1 block {number}")
+        txs = await self._incumbent_txs(block)
+        if self._head is not None and header.parent_hash != self._head.hash:
+            log.warn(
+                "L1 reorg: the shadow counted the replaced blocks' batcher txs already",
+                block=number,
+                parent="0x" + header.parent_hash.hex(),
+                previous="0x" + self._head.hash.hex(),
+            )
+        self.report.begin_l1_block(number)
+        assert self.tracker is not None
+        channels, problems = self.tracker.read_block(l1_prices(header), txs)
+        for p in problems:
+            self._problem(p)
+        for ch in channels:
+            self._channel(ch)
+        self._head = header
 
     async def _incumbent_txs(self, block: dict[str, Any]) -> list[IncumbentTx]:
         assert self.rollup is not None
@@ -376,14 +406,6 @@ class ShadowService:
             calldata = None if is_blob else hex_bytes(tx.get("input", "0x"), "tx input")
             out.append(IncumbentTx(str(tx.get("hash")), calldata, tuple(records)))
         return out
-
-    def _incumbent_block(self, header: Header, txs: list[IncumbentTx]) -> None:
-        assert self.tracker is not None
-        channels, problems = self.tracker.read_block(l1_prices(header), txs)
-        for p in problems:
-            self._problem(p)
-        for ch in channels:
-            self._channel(ch)
 
     def _problem(self, p: Problem) -> None:
         self.report.add_problem(p)
