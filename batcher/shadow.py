@@ -140,7 +140,7 @@ class ShadowPipeline:
             )
             result, self.events.verdicts = await asyncio.to_thread(next_tx_data, self.mgr, self.rollup, req)
             self.events.report(result.events)
-            self._on_events(result.events, prices)
+            done += self._on_events(result.events, prices)
             if result.tx is None:
                 break
             self._record(result.tx, prices)

@@ -9,8 +9,10 @@ txs); ``shadow.report-path`` is where the JSON report is written on exit.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from batcher.flags import (
     APP_NAME,
@@ -112,8 +114,14 @@ def build_shadow_config(parsed: ParsedFlags) -> ShadowConfig:
         raise ConfigError(f"invalid CLI flags: {exc}") from None
     if shadowed is None:  # check_required ran: only an explicitly empty value gets here
         raise ConfigError("flag shadow.batcher-address is required")
+    report = parsed.get_str("shadow.report-path")
+    folder = Path(report).resolve().parent
+    if report and not (folder.is_dir() and os.access(folder, os.W_OK)):
+        raise ConfigError(f"invalid CLI flags: --shadow.report-path: {folder} is not a writable directory")
+    if batcher.altda.enabled:
+        raise ConfigError("invalid CLI flags: --altda.enabled: Alt-DA is not supported by this op-batcher")
     ignored = tuple(n for n in SIGNER_FLAGS if parsed.is_set(n))
-    return ShadowConfig(batcher, shadowed, parsed.get_str("shadow.report-path"), ignored)
+    return ShadowConfig(batcher, shadowed, report, ignored)
 
 
 def parse_shadow_args(argv: Sequence[str], environ: Mapping[str, str], version: str) -> ShadowConfig:

@@ -393,6 +393,14 @@ def test_the_shadow_needs_the_batcher_address_and_names_a_bad_one(extra, needle)
         parse_shadow_args([*BASE_ARGV, *extra], {}, "v")
 
 
+def test_a_report_path_in_a_missing_folder_is_refused_at_start(tmp_path):
+    """The report is written on exit; a path that cannot be written is an error now, naming the flag."""
+    argv = [*BASE_ARGV, "--shadow.batcher-address", "0x" + "ab" * 20]
+    with pytest.raises(ConfigError, match=r"--shadow\.report-path: .*missing is not a writable directory"):
+        parse_shadow_args([*argv, "--shadow.report-path", str(tmp_path / "missing" / "r.json")], {}, "v")
+    assert parse_shadow_args([*argv, "--shadow.report-path", str(tmp_path / "r.json")], {}, "v").report_path
+
+
 def test_a_missing_batcher_address_exits_non_zero(capsys):
     """The command itself fails at setup (Go's lifecycle message) instead of running without a target."""
     from batcher.shadow import main
