@@ -252,6 +252,14 @@ def check_ours_and_savings(dn: Devnet, report: dict[str, Any], metrics: dict[str
         assert metrics[f'op_batcher_default_shadow_l2_blocks_total{{side="{side}"}}'] == t["l2_blocks"]
         assert metrics[f'op_batcher_default_shadow_da_bytes_total{{side="{side}"}}'] == t["da_bytes"]
         assert metrics[f'op_batcher_default_shadow_channels_total{{side="{side}"}}'] == t["channels"]
+        assert (
+            metrics[f'op_batcher_default_shadow_channel_latency_seconds_count{{side="{side}"}}']
+            == t["channels"]
+        )
+    if da == "blobs":
+        assert metrics['op_batcher_default_shadow_blob_fill_ratio{side="shadow"}'] == pytest.approx(
+            mine["blob_fill"]
+        )
 
 
 # ---- the pure accounting ------------------------------------------------------------------------------
