@@ -268,6 +268,19 @@ def _channel_report(
     return out
 
 
+# ---- one channel at a time (op-batcher shadow reads the incumbent's channels as they complete) ----
+
+
+def decode_channel(
+    ch: AssembledChannel, rules: ChannelBankRules, l1_time: int, params: L2Params | None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """One complete channel's report (as in ``channels``) and the L2 blocks it derives to."""
+    part: dict[str, Any] = {"batches": [], "blocks": []}
+    out = _channel_report(ch, rules, l1_time, params, part)
+    out["errors"].extend(e for b in part["batches"] for e in b["errors"])
+    return out, part["blocks"]
+
+
 def _collect_errors(report: dict[str, Any]) -> None:
     """Copy every per-item error into the top-level ``errors`` list, naming where it came from."""
     errors = report["errors"]

@@ -305,6 +305,9 @@ def metric_docs() -> list[MetricDoc]:
     RpcServerMetrics(m.factory)
     RpcClientMetrics(m.factory)
     BalancePoller(m.factory, "<address>", _no_balance)  # created by the service when metrics are on
+    from batcher.shadow_metrics import ShadowMetrics  # `op-batcher shadow` series (batcher/shadow.py)
+
+    ShadowMetrics(m.factory)
     return list(m.factory.docs)
 
 
