@@ -40,6 +40,7 @@ from batcher.shadow_report import (
 from batcher.vectors import require_vectors
 from common.derive.channel_bank import ChannelBankRules
 from common.derive.frame import Frame, encode_tx_data, parse_frames
+from common.service import flag_help
 from common.service.flags import ConfigError
 from devnet import cli
 from devnet.anvil import rpc_call
@@ -432,7 +433,7 @@ def test_shadow_help_lists_the_batcher_flags_and_the_shadow_flags():
     """``op-batcher shadow --help`` shows both: the operator's command line is accepted as it is."""
     from batcher.shadow_flags import shadow_table
 
-    text = shadow_table("v").help_text()
+    text = flag_help.help_text(shadow_table("v"))
     for name in ("--shadow.batcher-address", "--shadow.report-path", "--private-key", "--batch-type"):
         assert name in text
     assert "OP_BATCHER_SHADOW_BATCHER_ADDRESS" in text
