@@ -13,6 +13,7 @@ Different from Go:
 * Read-back (``--altda.read-back``, a Python addition, off by default): after a put, ``GET /get`` the
   commitment and compare with what was put; a server that cannot serve it back gets no commitment on L1
   (ERROR ``Alt-DA server did not return the input it stored``, frame requeued).
+* After a failed submission no new one starts for ``RETRY_DELAY`` seconds (Go retries at once).
 * A 503 reply (Go's ``ErrAltDADown``) is requeued like any failure; newer Go can fail over to L1 DA.
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -30,6 +32,9 @@ from common.service.log import get_logger
 from common.service.metrics import Factory
 
 log = get_logger("batcher")
+
+RETRY_DELAY = 1.0
+"""Seconds after a failed DA submission before the next one starts (the requeued frame goes first)."""
 
 
 class AltDAMetrics:
@@ -69,11 +74,16 @@ class AltDAPoster:
         *,
         max_concurrent: int = 1,
         read_back: bool = False,
+        retry_delay: float = RETRY_DELAY,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
         self.metrics = metrics
         self.max_concurrent = max_concurrent
         self.read_back = read_back
+        self.retry_delay = retry_delay
+        self.clock = clock
+        self._retry_at = 0.0
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -81,7 +91,10 @@ class AltDAPoster:
         return len(self._tasks)
 
     def has_slot(self) -> bool:
-        """Whether another put may start (``--altda.max-concurrent-da-requests``; 0 = unlimited)."""
+        """Whether another put may start: a free slot (``--altda.max-concurrent-da-requests``, 0 =
+        unlimited) and no failure within the last ``retry_delay`` seconds (a down server is not hammered)."""
+        if self.clock() < self._retry_at:
+            return False
         return self.max_concurrent == 0 or len(self._tasks) < self.max_concurrent
 
     def submit(self, tx: TxData, done: Callable[[DAResult], None]) -> None:
@@ -106,10 +119,12 @@ class AltDAPoster:
         except DAError as exc:
             self.metrics.requests.labels("put", "error").inc()
             log.error("Failed to post input to Alt DA", error=str(exc))
+            self._retry_at = self.clock() + self.retry_delay
             done(DAResult(tx.id, None, str(exc)))
             return
         self.metrics.requests.labels("put", "success").inc()
         if self.read_back and (err := await self._read_back(comm, data)) is not None:
+            self._retry_at = self.clock() + self.retry_delay
             done(DAResult(tx.id, None, err))
             return
         log.info("Set altda input", commitment=str(comm), tx=str(tx.id))

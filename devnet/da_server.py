@@ -75,6 +75,9 @@ class DAServer:
         if down and self._site is not None:
             await self._site.stop()
             self._site = None
+            assert self._runner is not None and self._runner.server is not None
+            for conn in list(self._runner.server.connections):  # keep-alive clients lose theirs too
+                conn.force_close()
             log.info("DA server %s is down", self.url)
         elif not down and self._site is None:
             await self._listen()

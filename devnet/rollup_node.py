@@ -217,6 +217,7 @@ class Deriver:
         self.da_server_url = da_server_url
         """Alt-DA: version-1 batcher txs carry a commitment whose input is fetched from this DA server."""
         self.da_stalls = 0
+        self._da_wait: tuple[int, str] | None = None
         """Alt-DA: derivation steps that stopped at an L1 block whose DA input could not be fetched."""
         self.l2_url = l2_url
         self.rollup = rollup
@@ -291,7 +292,9 @@ class Deriver:
                 except DAInputUnavailable as exc:  # op-node retries the same L1 block until it can fetch
                     self._l1_read.pop()
                     self.da_stalls += 1
-                    log.warning("L1 block %d: derivation waits for Alt-DA input: %s", ref.number, exc)
+                    if self._da_wait != (ref.number, str(exc)):  # once per block and reason, not per poll
+                        self._da_wait = (ref.number, str(exc))
+                        log.warning("L1 block %d: derivation waits for Alt-DA input: %s", ref.number, exc)
                     break
                 self.current_l1 = ref
                 done += 1
