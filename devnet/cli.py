@@ -232,6 +232,10 @@ def status_line(dn: Devnet, prom: PrometheusServer | None = None) -> tuple[str, 
     followed = ""
     if deriver and (deriver.resets or deriver.forced_blocks):
         followed = f" | L1 reorg resets: {deriver.resets}, forced blocks: {deriver.forced_blocks}"
+    if dn.da_server is not None:  # Alt-DA: inputs stored, and derivation steps that waited for one
+        srv = dn.da_server.server
+        waits = deriver.da_stalls if deriver else 0
+        followed += f" | altda: {srv.puts} puts, {len(srv.store)} stored, {waits} waits"
     halted = f" HALTED: {deriver.halted}" if deriver and deriver.halted else ""
     line = (
         f"L1 {st['head_l1']['number']}/{st['safe_l1']['number']}/{st['finalized_l1']['number']} | "
