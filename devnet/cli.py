@@ -10,6 +10,9 @@ landed; each of the last two is required only when ``--duration`` gave it time (
 printed. The batcher gets the devnet's L2 endpoint, which serves ``miner_setMaxDASize`` like op-geth, so
 it runs with default DA throttling. ``--prometheus`` adds a Prometheus server (devnet/prometheus.py)
 scraping both services with the shipped alert rules; the status line then counts the firing alerts.
+``--da altda`` runs the DA-server stand-in (devnet/da_server.py: op-alt-da's HTTP protocol; the Go
+da-server cannot run here) and starts the batcher with ``--altda.enabled --altda.da-server <it>`` on
+calldata; the rollup node derives the commitment txs through it (status line: ``altda: ...``).
 """
 
 from __future__ import annotations
