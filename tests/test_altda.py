@@ -319,3 +319,55 @@ async def test_read_back_refuses_a_commitment_the_server_does_not_return(da_serv
     p._retry_at = 0.0
     (result,) = await collect(p, [tx_data(1)])
     assert result.commitment == Commitment.keccak256_of(tx_data(1).calldata)
+
+
+# ---- the driver's Alt-DA path (driver fakes from test_batcher_driver; the DA server is the stand-in) ----
+
+
+async def test_the_driver_puts_each_frame_and_queues_only_the_commitment_calldata(da_server, client_for):
+    """publish_step hands the frame to the DA server; the candidate the sender gets is 0x01 ++ commitment,
+    and what the server stored decodes back to exactly the loaded blocks."""
+    from batcher.recovery import decode_channel_blocks
+    from common.derive.frame import parse_frames
+    from tests.test_batcher_driver import GENESIS_TIME, ROLLUP, FakeChain, make_driver, queued
+
+    chain = FakeChain()
+    chain.extend(6)
+    driver, _, _, _ = make_driver(chain)
+    driver.altda = p = poster(client_for(da_server.url))
+    await driver.load_step()
+    assert await driver.publish_step(force=True) == 1
+    assert queued(driver) == []  # nothing goes to L1 before the DA server has the frame
+    await p.drain(10)
+    driver._on_da_result(driver._inbox.get_nowait())
+    [(tx_id, cand)] = queued(driver)
+    comm = decode_tx_data(cand.data)
+    stored = da_server.store[comm.encode()]
+    assert comm == Commitment.keccak256_of(stored)
+    frames = parse_frames(stored)
+    assert tx_id.channel_id == frames[0].channel_id
+    decoded = decode_channel_blocks(frames, ROLLUP, GENESIS_TIME + 100)
+    assert [d.timestamp for d in decoded] == [GENESIS_TIME + 2 * n for n in range(1, 7)]
+
+
+async def test_a_failed_put_requeues_the_frame_and_the_next_put_carries_it_again(client_for):
+    from tests.test_batcher_driver import FakeChain, make_driver, queued
+
+    chain = FakeChain()
+    chain.extend(4)
+    driver, _, _, _ = make_driver(chain)
+    driver.altda = p = poster(client_for(f"http://127.0.0.1:{free_port()}"), retry_delay=0.0)
+    await driver.load_step()
+    assert await driver.publish_step(force=True) == 1
+    await p.drain(10)
+    first = driver._inbox.get_nowait()
+    assert isinstance(first, DAResult) and first.commitment is None
+    driver._on_da_result(first)
+    assert driver._in_flight == 0 and queued(driver) == []
+    assert await driver.publish_step() == 1  # the rewound channel hands out the same frame
+    await p.drain(10)
+    again = driver._inbox.get_nowait()
+    assert (again.tx_id.channel_id, again.tx_id.first_frame) == (
+        first.tx_id.channel_id,
+        first.tx_id.first_frame,
+    )
