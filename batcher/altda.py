@@ -14,7 +14,8 @@ Different from Go:
   commitment and compare with what was put; a server that cannot serve it back gets no commitment on L1
   (ERROR ``Alt-DA server did not return the input it stored``, frame requeued).
 * After a failed submission no new one starts for ``RETRY_DELAY`` seconds (Go retries at once).
-* A 503 reply (Go's ``ErrAltDADown``) is requeued like any failure; newer Go can fail over to L1 DA.
+* A 503 reply (op-alt-da's ``ErrAltDADown``, "failover to eth DA") is requeued like any failure, as
+  the Go batcher versions read for this port do; there is no failover to L1 DA.
 """
 
 from __future__ import annotations
