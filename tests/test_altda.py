@@ -371,3 +371,52 @@ async def test_a_failed_put_requeues_the_frame_and_the_next_put_carries_it_again
         first.tx_id.channel_id,
         first.tx_id.first_frame,
     )
+
+
+# ---- service start-up --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--data-availability-type", "blobs"],
+            "cannot use data availability type blobs or auto with Alt-DA",
+        ),
+        (["--max-l1-tx-size-bytes", "200000"], "max frame size 199999 exceeds altDA max input size 130672"),
+    ],
+)
+def test_alt_da_channel_config_startup_checks_use_gos_messages(args, message):
+    from batcher.flags import parse_batcher_args
+    from batcher.service import BatcherService, SetupError
+    from tests.test_batcher_driver import ROLLUP
+    from tests.test_batcher_service import base_args
+
+    altda = ["--altda.enabled", "--altda.da-server", "http://127.0.0.1:1"]
+    cfg = parse_batcher_args([*base_args("http://127.0.0.1:1"), *altda, *args], {})
+    with pytest.raises(SetupError, match=message):
+        BatcherService(cfg, lambda _err: None)._channel_manager(ROLLUP)
+
+
+def test_the_service_builds_the_poster_from_the_altda_flags():
+    from batcher.flags import parse_batcher_args
+    from batcher.service import BatcherService
+    from tests.test_batcher_service import base_args
+
+    flags = ["--altda.enabled", "--altda.da-server", "http://da:3100/", "--altda.da-service",
+             "--altda.put-timeout", "3s", "--altda.get-timeout", "2s", "--altda.verify-on-read=false",
+             "--altda.max-concurrent-da-requests", "4", "--altda.read-back"]  # fmt: skip
+    svc = BatcherService(parse_batcher_args([*base_args("http://127.0.0.1:1"), *flags], {}), lambda _e: None)
+    p = svc._altda_poster()
+    assert p is not None and p.max_concurrent == 4 and p.read_back
+    c = p.client
+    assert (c.url, c.generic, c.put_timeout, c.get_timeout, c.verify_on_read) == (
+        "http://da:3100",
+        True,
+        3,
+        2,
+        False,
+    )
+    assert (
+        BatcherService(parse_batcher_args(base_args("http://x"), {}), lambda _e: None)._altda_poster() is None
+    )
