@@ -18,7 +18,8 @@ manager, reorgs, recovery of channels already on L1; it runs in the state task),
 (tx data -> candidates; the compressing call runs in a worker thread so the RPC server stays responsive
 while a multi-blob channel is compressed), :mod:`batcher.channel_events` (manager events -> Go's logs and
 metrics, closed-channel verification), :mod:`batcher.throttling` (the throttle loop and endpoint calls),
-:mod:`batcher.clients` (what the driver needs from the L1/L2/rollup clients and the tx manager).
+:mod:`batcher.clients` (what the driver needs from the L1/L2/rollup clients and the tx manager),
+:mod:`batcher.altda` (with ``--altda.enabled``: each frame is put to the DA server before its commitment tx).
 
 Better than Go: every closed channel is decoded back and compared with its blocks (a mismatch stops
 publishing with a CRIT log and ``channel_verify_failures_total``: posting it would only burn fees); after
