@@ -448,6 +448,15 @@ def _addition_flags() -> tuple[Flag, ...]:
             default=DEFAULT_MAX_RESPONSE_BYTES,
             env=_env("MAX_RPC_RESPONSE_BYTES"),
         ),
+        Flag(
+            "altda.read-back",
+            FlagKind.BOOL,
+            f"{PYTHON_ADDITION} With Alt-DA: after each put, read the input back from the DA server "
+            "(GET /get) and post its commitment to L1 only if the server returns it intact; otherwise "
+            "the frame is requeued and put again.",
+            default=False,
+            env=_env("ALTDA_READ_BACK"),
+        ),
     )
 
 
@@ -507,11 +516,29 @@ class AltDAConfig:
     put_timeout: float = 0.0
     get_timeout: float = 0.0
     max_concurrent_da_requests: int = 1
+    read_back: bool = False
+    """``--altda.read-back`` (Python addition): GET each input back before posting its commitment."""
 
     def check(self) -> None:
-        """Service-init check (op-alt-da CLIConfig.Check), not part of the CLI flag check."""
-        if self.enabled and not self.da_server:
+        """Service-init check (op-alt-da CLIConfig.Check), not part of the CLI flag check.
+
+        Go's ``url.Parse`` accepts nearly anything; an HTTP client needs an http(s) URL with a host, so
+        that is required here (the value is not echoed: it may hold credentials).
+        """
+        if not self.enabled:
+            return
+        if not self.da_server:
             raise ValueError("DA server URL is required when altDA is enabled")
+        try:
+            parts = urlsplit(self.da_server)
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(
+                f"DA server URL is invalid: --altda.da-server must be an http(s) URL, got "
+                f"{redact_url(self.da_server)}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -613,6 +640,7 @@ def _read(parsed: ParsedFlags) -> BatcherConfig:
             put_timeout=g.seconds("altda.put-timeout"),
             get_timeout=g.seconds("altda.get-timeout"),
             max_concurrent_da_requests=g.get_int("altda.max-concurrent-da-requests"),
+            read_back=g.get_bool("altda.read-back"),
         ),
         l1_beacon=g.get_str("l1-beacon"),
         max_rpc_response_bytes=g.get_int("max-rpc-response-bytes"),

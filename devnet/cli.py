@@ -10,6 +10,9 @@ landed; each of the last two is required only when ``--duration`` gave it time (
 printed. The batcher gets the devnet's L2 endpoint, which serves ``miner_setMaxDASize`` like op-geth, so
 it runs with default DA throttling. ``--prometheus`` adds a Prometheus server (devnet/prometheus.py)
 scraping both services with the shipped alert rules; the status line then counts the firing alerts.
+``--da altda`` runs the DA-server stand-in (devnet/da_server.py: op-alt-da's HTTP protocol; the Go
+da-server cannot run here) and starts the batcher with ``--altda.enabled --altda.da-server <it>`` on
+calldata; the rollup node derives the commitment txs through it (status line: ``altda: ...``).
 """
 
 from __future__ import annotations
@@ -90,6 +93,14 @@ def service_module(name: str) -> str | None:
         return None
 
 
+def _da_args(dn: Devnet, da: str) -> list[str]:
+    """The batcher's DA flags: a data-availability type, or Alt-DA (calldata) to the devnet's DA server."""
+    if da != "altda":
+        return ["--data-availability-type", da]
+    url = dn.info()["da_server"]
+    return ["--data-availability-type", "calldata", "--altda.enabled", "--altda.da-server", str(url)]
+
+
 def batcher_args(dn: Devnet, da: str, rpc_port: int, metrics_port: int) -> list[str]:
     info = dn.info()
     return [
@@ -101,8 +112,7 @@ def batcher_args(dn: Devnet, da: str, rpc_port: int, metrics_port: int) -> list[
         dn.rollup_url,
         "--private-key",
         info["dev_keys"]["batcher"]["private_key"],
-        "--data-availability-type",
-        da,
+        *_da_args(dn, da),
         "--poll-interval",
         "1s",
         "--num-confirmations",
@@ -225,6 +235,10 @@ def status_line(dn: Devnet, prom: PrometheusServer | None = None) -> tuple[str, 
     followed = ""
     if deriver and (deriver.resets or deriver.forced_blocks):
         followed = f" | L1 reorg resets: {deriver.resets}, forced blocks: {deriver.forced_blocks}"
+    if dn.da_server is not None:  # Alt-DA: inputs stored, and derivation steps that waited for one
+        srv = dn.da_server.server
+        waits = deriver.da_stalls if deriver else 0
+        followed += f" | altda: {srv.puts} puts, {len(srv.store)} stored, {waits} waits"
     halted = f" HALTED: {deriver.halted}" if deriver and deriver.halted else ""
     line = (
         f"L1 {st['head_l1']['number']}/{st['safe_l1']['number']}/{st['finalized_l1']['number']} | "
@@ -255,6 +269,7 @@ def run_up(args: argparse.Namespace) -> int:
         l1_fork=args.l1_fork,
         block_time=args.block_time,
         l1_block_time=args.l1_block_time,
+        altda=args.da == "altda",
     )
     dn = Devnet(cfg)
     stop_requested = False
@@ -268,7 +283,8 @@ def run_up(args: argparse.Namespace) -> int:
     try:
         dn.start()
         print(
-            f"op-devnet: L1 {dn.l1_url}  L2 {dn.l2_url}  rollup {dn.rollup_url}  state {state_dir}",
+            f"op-devnet: L1 {dn.l1_url}  L2 {dn.l2_url}  rollup {dn.rollup_url}  state {state_dir}"
+            + (f"  DA server {dn.da_server.url}" if dn.da_server is not None else ""),
             flush=True,
         )
         dn.start_sequencer_thread()
@@ -442,7 +458,11 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start the devnet (and op-batcher/op-proposer)")
     up.add_argument(
-        "--da", choices=("calldata", "blobs", "auto"), default="blobs", help="batcher data-availability type"
+        "--da",
+        choices=("calldata", "blobs", "auto", "altda"),
+        default="blobs",
+        help="batcher data-availability type; altda: frames go to a DA-server stand-in (op-alt-da's HTTP "
+        "protocol), calldata txs carry the commitments",
     )
     up.add_argument(
         "--proposer", choices=("l2oo", "dgf"), default="l2oo", help="L2OutputOracle or dispute games"

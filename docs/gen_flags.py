@@ -47,14 +47,19 @@ BATCHER_NOTES: Mapping[str, str] = {
     "l2-eth-rpc": "Comma list + matching `--rollup-rpc` list: follows the active sequencer "
     "(`admin_sequencerActive`), as Go.",
     "rollup-rpc": "Comma list: active-sequencer failover, same index pairing as `--l2-eth-rpc`.",
-    "altda.enabled": "Parsed and validated; `true` fails at startup: "
-    "`Alt-DA is not supported by this op-batcher`.",
-    "altda.da-server": "Parsed only (Alt-DA is not implemented).",
-    "altda.verify-on-read": "Parsed only (Alt-DA is not implemented).",
-    "altda.da-service": "Parsed only (Alt-DA is not implemented).",
-    "altda.put-timeout": "Parsed only (Alt-DA is not implemented).",
-    "altda.get-timeout": "Parsed only (Alt-DA is not implemented).",
-    "altda.max-concurrent-da-requests": "Parsed only (Alt-DA is not implemented).",
+    "altda.enabled": "Frames go to the DA server, the inbox calldata tx carries `0x01 ++ commitment`; "
+    "needs `--data-availability-type=calldata` (Go's rule). See the Alt-DA section.",
+    "altda.da-server": "Must be an http(s) URL with a host (Go's `url.Parse` accepts almost anything): "
+    "`DA server URL is invalid: ...`.",
+    "altda.verify-on-read": "Applies to the `GET /get` of `--altda.read-back` (keccak256 commitments).",
+    "altda.da-service": "",
+    "altda.put-timeout": "",
+    "altda.get-timeout": "Used by `--altda.read-back` (the batcher's only GET).",
+    "altda.max-concurrent-da-requests": "No free slot: publishing waits for one (Go requeues the frame and "
+    "retries at once).",
+    "altda.read-back": "Python addition (Go posts whatever the server acknowledged). After each put, GET "
+    "the input back and post its commitment only if it comes back intact; else ERROR `Alt-DA server did "
+    "not return the input it stored`, `altda_read_back_failures_total`, frame requeued.",
     "throttle.controller-type": "`pid` is experimental, as in Go.",
     "l1-beacon": "Python addition (Go has no such flag: it does not read its channels back at "
     "restart). Restart recovery reads blob txs' blobs here; unreachable: falls back to the L1 node, "
