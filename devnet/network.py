@@ -258,6 +258,7 @@ class Devnet:
             "anchor_state_registry_address": d.anchor_state_registry,
             "permissioned_game_address": d.permissioned_game,
             "fault_game_address": d.fault_game,
+            "super_game_addresses": {str(t): a for t, a in (d.super_games or {}).items()},
             "system_config_address": d.system_config,
             "genesis": {
                 "l1": rc.genesis_l1.to_json(),
