@@ -1,0 +1,197 @@
+"""Super-root proposals (game types 4/5, ``--superroot-rpcs``) and ``admin_proposeNow``.
+
+Wire level: the SuperV1 preimage and the ``superroot_atTimestamp`` JSON as Go writes them. End to end: our
+op-proposer console entry point as a child process with an interop chain's command line (no
+``--rollup-rpc``) against the real DisputeGameFactory on an anvil L1; super roots are recomputed here from
+the L2 chain. Stand-ins (each says so): op-node cannot run here, so the devnet's rollup-node stand-in serves
+``superroot_atTimestamp`` as op-node does for one chain; contracts-bedrock 0.17.3 (the newest npm release)
+has no super games, so types 4/5 are backed by devnet/SuperRootGame.sol, which enforces the newest super
+games' creation rules (extraData = preimage hashing to the root claim, timestamp past the anchor,
+permissioned proposer).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from Crypto.Hash import keccak
+
+from common.derive.super_root import ChainOutput, InvalidSuperRoot, SuperV1
+from common.rpc.superroot import SuperRootAtTimestamp
+from devnet import cli
+from devnet.anvil import free_port, rpc_call
+from devnet.contracts import Abi, eth_call
+from devnet.network import Devnet
+from tests.test_proposer_e2e import keep_safe, recomputed_output_root, wait_serving
+
+TIMEOUT = 90.0
+
+
+def _keccak(data: bytes) -> bytes:
+    return keccak.new(digest_bits=256, data=data).digest()
+
+
+# ---- wire format (pure) ------------------------------------------------------------------------------
+
+
+def test_super_v1_preimage_layout_sorting_and_round_trip():
+    """version 1 ‖ uint64 ts ‖ (uint256 chainId ‖ root)* sorted by chain id; root = keccak(preimage)."""
+    a, b = ChainOutput(902, b"\xa2" * 32), ChainOutput(901, b"\xa1" * 32)
+    sup = SuperV1.of(1_700_000_030, [a, b])
+    raw = sup.marshal()
+    assert raw == (
+        b"\x01"
+        + (1_700_000_030).to_bytes(8, "big")
+        + (901).to_bytes(32, "big")
+        + b"\xa1" * 32
+        + (902).to_bytes(32, "big")
+        + b"\xa2" * 32
+    )
+    assert sup.root() == _keccak(raw)
+    assert SuperV1.unmarshal(raw) == sup
+    assert SuperV1.from_json(sup.to_json()) == sup
+    for bad, why in (
+        (b"", "empty"),
+        (b"\x02" + raw[1:], "version 2"),
+        (raw[:-1], "136 bytes is not"),
+        (raw[:9], "9 bytes is not"),
+    ):
+        with pytest.raises(InvalidSuperRoot, match=why):
+            SuperV1.unmarshal(bad)
+
+
+def test_superroot_at_timestamp_json_in_go_shape_parses_and_bad_fields_are_named():
+    """Go's JSON (numbers as numbers, chain ids as decimal strings, data optional) parses; errors name
+    the field."""
+    sup = SuperV1.of(1000, [ChainOutput(901, b"\x11" * 32)])
+    obj = {
+        "current_l1": {"hash": "0x" + "22" * 32, "number": 896},
+        "safe_timestamp": 990,
+        "local_safe_timestamp": 995,
+        "finalized_timestamp": 900,
+        "optimistic_at_timestamp": {},
+        "chain_ids": ["901"],
+        "data": {
+            "verified_required_l1": {"hash": "0x" + "33" * 32, "number": 890},
+            "super": {"timestamp": "0x3e8", "chains": [{"ChainID": "901", "Output": "0x" + "11" * 32}]},
+            "super_root": "0x" + sup.root().hex(),
+        },
+    }
+    parsed = SuperRootAtTimestamp.from_json(obj)
+    assert (parsed.current_l1.number, parsed.safe_timestamp, parsed.finalized_timestamp) == (896, 990, 900)
+    assert parsed.chain_ids == (901,) and parsed.data is not None and parsed.data.super == sup
+    assert SuperRootAtTimestamp.from_json({**obj, "data": None}).data is None
+    obj["data"]["super"]["chains"][0]["Output"] = "0x11"
+    with pytest.raises(ValueError, match=r"data\.super\.chains\[0\]\.Output"):
+        SuperRootAtTimestamp.from_json(obj)
+
+
+# ---- the devnet's super-root RPC and our proposer ---------------------------------------------------------
+
+
+def expected_preimage(dn: Devnet, timestamp: int) -> bytes:
+    """The preimage recomputed from the L2 chain: the last block at ``timestamp`` and its output root."""
+    genesis = dn.info()["genesis"]
+    number = (timestamp - genesis["l2_time"]) // dn.info()["block_time"] + genesis["l2"]["number"]
+    chain_id = dn.info()["l2_chain_id"]
+    root = recomputed_output_root(dn, number)
+    return b"\x01" + timestamp.to_bytes(8, "big") + chain_id.to_bytes(32, "big") + root
+
+
+def super_games(dn: Devnet) -> list[tuple[int, bytes, bytes, int]]:
+    """(type, root claim, extraData, l2SequenceNumber) of every super game, oldest first."""
+    dgf = dn.info()["dgf_address"]
+    (count,) = eth_call(dn.l1_url, dgf, Abi("DisputeGameFactory"), "gameCount")
+    out = []
+    for i in range(count):
+        typ, _ts, proxy = eth_call(dn.l1_url, dgf, Abi("DisputeGameFactory"), "gameAtIndex", i)
+        if typ not in (4, 5):
+            continue
+        (root,) = eth_call(dn.l1_url, proxy, Abi("SuperRootGame"), "rootClaim")
+        (extra,) = eth_call(dn.l1_url, proxy, Abi("SuperRootGame"), "extraData")
+        (seq,) = eth_call(dn.l1_url, proxy, Abi("SuperRootGame"), "l2SequenceNumber")
+        out.append((int(typ), bytes(root), bytes(extra), int(seq)))
+    return out
+
+
+def super_args(dn: Devnet, game_type: int) -> tuple[list[str], int]:
+    """An interop chain's proposer command line: --superroot-rpcs instead of --rollup-rpc."""
+    rpc_port = free_port()
+    args = cli.proposer_args(dn, rpc_port, free_port())
+    at = args.index("--rollup-rpc")
+    args[at : at + 2] = ["--superroot-rpcs", dn.rollup_url]
+    args[args.index("--game-type") + 1] = str(game_type)
+    return args, rpc_port
+
+
+@pytest.mark.integration
+@pytest.mark.e2e
+def test_interop_command_line_creates_super_root_games_with_preimage_extra_data(make_devnet, tmp_path):
+    """Game type 5 from --superroot-rpcs alone: games land with root = recomputed super root, extraData =
+    its preimage; the stand-in RPC answers without data for a timestamp not yet safe."""
+    dn = make_devnet(proposer="dgf")
+    keep_safe(dn, 4)
+    head = rpc_call(dn.l2_url, "eth_getBlockByNumber", ["latest", False])
+    future = int(head["timestamp"], 16) + 3600
+    ahead = rpc_call(dn.rollup_url, "superroot_atTimestamp", [hex(future)])
+    assert "data" not in ahead and ahead["chain_ids"] == [str(dn.info()["l2_chain_id"])]
+    args, _ = super_args(dn, 5)
+    args[args.index("--proposal-interval") + 1] = "1s"
+    svc = cli.start_service("proposer", "proposer.cli", args, tmp_path)
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline and len(super_games(dn)) < 2:
+            assert svc.alive(), svc.tail()
+            keep_safe(dn)
+            time.sleep(0.5)
+    finally:
+        svc.stop()
+    found = super_games(dn)
+    assert len(found) >= 2, svc.tail(60)
+    for typ, root, extra, seq in found:
+        assert typ == 5
+        assert extra == expected_preimage(dn, seq)
+        assert root == _keccak(extra)
+    assert len({seq for *_, seq in found}) == len(found)
+    assert "reverted" not in svc.tail(300)
+
+
+@pytest.mark.integration
+@pytest.mark.e2e
+def test_propose_now_makes_one_proposal_and_refuses_a_duplicate(make_devnet, tmp_path):
+    """admin_proposeNow with the loop stopped and a 1 h interval: one game at the safe head; again with
+    nothing new: refused, no second game; after the safe head moves: one more game, interval or not."""
+    dn = make_devnet(proposer="dgf")
+    keep_safe(dn, 4)
+    rpc_port = free_port()
+    args = cli.proposer_args(dn, rpc_port, free_port())
+    args[args.index("--proposal-interval") + 1] = "1h"
+    args[args.index("--poll-interval") + 1] = "30s"
+    args += ["--rpc.enable-admin", "--allow-non-finalized"]
+    svc = cli.start_service("proposer", "proposer.cli", args, tmp_path)
+    url = f"http://127.0.0.1:{rpc_port}"
+
+    def game_count() -> int:
+        (count,) = eth_call(dn.l1_url, dn.info()["dgf_address"], Abi("DisputeGameFactory"), "gameCount")
+        return int(count)
+
+    try:
+        wait_serving(svc)
+        rpc_call(url, "admin_stopProposer")
+        assert game_count() == 0
+        first = rpc_call(url, "admin_proposeNow", timeout=60)
+        assert isinstance(first, dict) and first["status"] == "success", first
+        safe = rpc_call(dn.rollup_url, "optimism_syncStatus")["safe_l2"]["number"]
+        assert first["l2BlockNumber"] == first["sequenceNumber"] == safe
+        assert bytes.fromhex(first["root"][2:]) == recomputed_output_root(dn, safe)
+        assert game_count() == 1
+        with pytest.raises(Exception, match=r"not proposing: .*already exists"):
+            rpc_call(url, "admin_proposeNow", timeout=60)
+        assert game_count() == 1
+        keep_safe(dn, 2)
+        second = rpc_call(url, "admin_proposeNow", timeout=60)
+        assert second["l2BlockNumber"] > first["l2BlockNumber"], second
+        assert game_count() == 2
+    finally:
+        svc.stop()
