@@ -116,27 +116,49 @@ def super_games(dn: Devnet) -> list[tuple[int, bytes, bytes, int]]:
 
 
 def super_args(dn: Devnet, game_type: int) -> tuple[list[str], int]:
-    """An interop chain's proposer command line: --superroot-rpcs instead of --rollup-rpc."""
+    """An interop chain's proposer command line: --superroot-rpcs instead of --rollup-rpc. The first
+    super-root URL is a closed port, so every proposal also exercises the fail-over to the next one."""
     rpc_port = free_port()
     args = cli.proposer_args(dn, rpc_port, free_port())
     at = args.index("--rollup-rpc")
-    args[at : at + 2] = ["--superroot-rpcs", dn.rollup_url]
+    args[at : at + 2] = ["--superroot-rpcs", f"http://127.0.0.1:{free_port()},{dn.rollup_url}"]
     args[args.index("--game-type") + 1] = str(game_type)
     return args, rpc_port
 
 
+def rejected_by_the_game(dn: Devnet, game_type: int, root: bytes, extra: bytes) -> bool:
+    """Whether ``create`` reverts (eth_call from the proposer, with the type's bond)."""
+    info = dn.info()
+    (bond,) = eth_call(dn.l1_url, info["dgf_address"], Abi("DisputeGameFactory"), "initBonds", game_type)
+    call = {
+        "from": info["proposer_address"],
+        "to": info["dgf_address"],
+        "value": hex(bond),
+        "data": "0x" + Abi("DisputeGameFactory").encode_call("create", game_type, root, extra).hex(),
+    }
+    try:
+        rpc_call(dn.l1_url, "eth_call", [call, "latest"])
+    except RuntimeError:
+        return True
+    return False
+
+
 @pytest.mark.integration
 @pytest.mark.e2e
-def test_interop_command_line_creates_super_root_games_with_preimage_extra_data(make_devnet, tmp_path):
-    """Game type 5 from --superroot-rpcs alone: games land with root = recomputed super root, extraData =
-    its preimage; the stand-in RPC answers without data for a timestamp not yet safe."""
+@pytest.mark.parametrize("game_type", [4, 5])
+def test_interop_command_line_creates_super_root_games_with_preimage_extra_data(
+    make_devnet, tmp_path, game_type
+):
+    """Game type 4 (bond) or 5 (permissioned, no bond) from --superroot-rpcs alone: games land with root =
+    recomputed super root and extraData = its preimage; the stand-in RPC answers without data for a
+    timestamp not yet safe, and the game rejects the 32-byte timestamp extraData and a wrong root."""
     dn = make_devnet(proposer="dgf")
     keep_safe(dn, 4)
     head = rpc_call(dn.l2_url, "eth_getBlockByNumber", ["latest", False])
     future = int(head["timestamp"], 16) + 3600
     ahead = rpc_call(dn.rollup_url, "superroot_atTimestamp", [hex(future)])
     assert "data" not in ahead and ahead["chain_ids"] == [str(dn.info()["l2_chain_id"])]
-    args, _ = super_args(dn, 5)
+    args, _ = super_args(dn, game_type)
     args[args.index("--proposal-interval") + 1] = "1s"
     svc = cli.start_service("proposer", "proposer.cli", args, tmp_path)
     try:
@@ -150,11 +172,18 @@ def test_interop_command_line_creates_super_root_games_with_preimage_extra_data(
     found = super_games(dn)
     assert len(found) >= 2, svc.tail(60)
     for typ, root, extra, seq in found:
-        assert typ == 5
+        assert typ == game_type
         assert extra == expected_preimage(dn, seq)
         assert root == _keccak(extra)
     assert len({seq for *_, seq in found}) == len(found)
-    assert "reverted" not in svc.tail(300)
+    log = svc.tail(400)
+    assert "reverted" not in log
+    assert "Failed to retrieve sync status from supernode" in log  # the dead first URL was tried
+    seq = found[-1][3] + 1
+    preimage = expected_preimage(dn, seq)
+    assert not rejected_by_the_game(dn, game_type, _keccak(preimage), preimage)
+    assert rejected_by_the_game(dn, game_type, _keccak(preimage[:9]), seq.to_bytes(32, "big"))
+    assert rejected_by_the_game(dn, game_type, b"\x42" * 32, preimage)
 
 
 @pytest.mark.integration
