@@ -224,3 +224,100 @@ def test_propose_now_makes_one_proposal_and_refuses_a_duplicate(make_devnet, tmp
         assert game_count() == 2
     finally:
         svc.stop()
+
+
+# ---- driver and source logic (fakes for the RPC and the chain, as tests/test_proposer_driver.py) ---------
+
+
+class FakeSuperRpc:
+    """A super-root RPC answering from a fixed view; ``fail`` makes every call raise."""
+
+    def __init__(
+        self, current_l1: int, safe: int, finalized: int, *, fail: bool = False, bad_root: bool = False
+    ):
+        self.current_l1, self.safe, self.finalized = current_l1, safe, finalized
+        self.fail, self.bad_root = fail, bad_root
+        self.asked: list[int] = []
+
+    async def at_timestamp(self, timestamp: int) -> SuperRootAtTimestamp:
+        self.asked.append(timestamp)
+        if self.fail:
+            raise ConnectionError("connection refused")
+        sup = SuperV1.of(timestamp, [ChainOutput(901, timestamp.to_bytes(32, "big"))])
+        data = None
+        if timestamp <= self.safe:
+            root = b"\x42" * 32 if self.bad_root else sup.root()
+            data = {"verified_required_l1": {}, "super": sup.to_json(), "super_root": "0x" + root.hex()}
+        return SuperRootAtTimestamp.from_json(
+            {
+                "current_l1": {"hash": "0x" + "01" * 32, "number": self.current_l1},
+                "safe_timestamp": self.safe,
+                "finalized_timestamp": self.finalized,
+                "chain_ids": ["901"],
+                "data": data,
+            }
+        )
+
+
+async def test_super_source_takes_the_highest_l1_view_and_fails_over_in_order():
+    """Sync view: the client with the highest current_l1 wins and a dead one is skipped; proposals: the
+    first usable answer in command-line order (dead, then lagging without data, then a good one)."""
+    from proposer.super_roots import NoSuperRootSource, SuperRootSource
+
+    dead, lagging, good = (
+        FakeSuperRpc(0, 0, 0, fail=True),
+        FakeSuperRpc(5, 100, 90),
+        FakeSuperRpc(9, 200, 150),
+    )
+    source = SuperRootSource([dead, lagging, good])
+    view = await source.sync_view(1_000)
+    assert (view.current_l1.number, view.safe_timestamp, view.finalized_timestamp) == (9, 200, 150)
+    found = await source.proposal_at(150)
+    assert found.extra_data == SuperV1.of(150, [ChainOutput(901, (150).to_bytes(32, "big"))]).marshal()
+    assert lagging.asked[-1] == 150 and good.asked[-1] == 150  # lagging has no data for 150: skipped
+    with pytest.raises(NoSuperRootSource, match="no available proposal sources"):
+        await SuperRootSource([dead, FakeSuperRpc(9, 200, 150, bad_root=True)]).proposal_at(150)
+    with pytest.raises(NoSuperRootSource, match="no available sync status sources"):
+        await SuperRootSource([dead]).sync_view(1_000)
+
+
+async def test_super_driver_proposes_finalized_timestamp_preimage_and_propose_now_resets_interval():
+    """DGF over super roots: root = super root at the finalized timestamp, extraData = its preimage; a
+    tick inside the interval skips, propose_now does not, and its game restarts the interval; a second
+    propose_now with nothing new is refused (the factory already has that game)."""
+    from proposer import contracts as c
+    from proposer.driver import DriverConfig, Mode, ProposeNowRefused, ProposerDriver, Skip
+    from proposer.super_roots import SuperRootSource
+    from tests.test_proposer_driver import ME, ORACLE, FakeL1, FakeSender, no_sleep
+
+    l1 = FakeL1(games=[(5, 10_000 - 10, b"\x21" * 20, ME)])
+
+    class Recording(FakeSender):
+        async def send(self, tx):  # the new game shows up in the factory, as on chain
+            result = await super().send(tx)
+            l1.games.append((5, 10_000, b"\x22" * 20, ME))
+            root = tx.data[4 + 32 : 4 + 64]
+            l1.existing.add((5, root))
+            return result
+
+    sender = Recording()
+    cfg = DriverConfig(mode=Mode.DGF, contract=ORACLE, proposal_interval=600.0, game_type=5)
+    d = ProposerDriver(
+        cfg,
+        l1,
+        None,
+        sender,
+        clock=lambda: 10_000.0,
+        sleep=no_sleep,
+        super_source=SuperRootSource([FakeSuperRpc(9, 200, 150)]),
+    )
+    assert await d.tick() is Skip.RECENT_GAME
+    proposal, result = await d.propose_now()
+    sup = SuperV1.of(150, [ChainOutput(901, (150).to_bytes(32, "big"))])
+    assert (proposal.sequence_num, proposal.root, proposal.extra_data) == (150, sup.root(), sup.marshal())
+    assert sender.sent[-1].data == c.create_calldata(5, sup.root(), sup.marshal()) and result.status == 1
+    with pytest.raises(ProposeNowRefused, match="already exists"):
+        await d.propose_now()
+    l1.games = l1.games[1:]  # only the propose-now game is left: it alone keeps the interval running
+    assert await d.tick() is Skip.RECENT_GAME
+    assert len(sender.sent) == 1
