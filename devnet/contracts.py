@@ -264,9 +264,9 @@ def deploy_l1(
     l2_genesis_output_root: bytes,
     l2_chain_id: int,
 ) -> L1Deployment:
-    """Deploy what ``proposer_mode`` ('l2oo' or 'dgf') needs plus SystemConfig."""
-    if proposer_mode not in ("l2oo", "dgf"):
-        raise ValueError(f"--proposer: expected l2oo or dgf, got {proposer_mode!r}")
+    """Deploy what ``proposer_mode`` ('l2oo', or 'dgf' / 'super': dispute games) needs plus SystemConfig."""
+    if proposer_mode not in ("l2oo", "dgf", "super"):
+        raise ValueError(f"--proposer: expected l2oo, dgf or super, got {proposer_mode!r}")
     d = Deployer(url, admin)
     system_config = deploy_system_config(d, batcher)
     if proposer_mode == "l2oo":
