@@ -119,9 +119,10 @@ def super_args(dn: Devnet, game_type: int) -> tuple[list[str], int]:
     """An interop chain's proposer command line: --superroot-rpcs instead of --rollup-rpc. The first
     super-root URL is a closed port, so every proposal also exercises the fail-over to the next one."""
     rpc_port = free_port()
-    args = cli.proposer_args(dn, rpc_port, free_port())
-    at = args.index("--rollup-rpc")
-    args[at : at + 2] = ["--superroot-rpcs", f"http://127.0.0.1:{free_port()},{dn.rollup_url}"]
+    args = cli.proposer_args(dn, rpc_port, free_port())  # `op-devnet up --proposer super`'s command line
+    assert "--rollup-rpc" not in args and args[args.index("--superroot-rpcs") + 1] == dn.rollup_url
+    assert args[args.index("--game-type") + 1] == "5"
+    args[args.index("--superroot-rpcs") + 1] = f"http://127.0.0.1:{free_port()},{dn.rollup_url}"
     args[args.index("--game-type") + 1] = str(game_type)
     return args, rpc_port
 
@@ -152,7 +153,7 @@ def test_interop_command_line_creates_super_root_games_with_preimage_extra_data(
     """Game type 4 (bond) or 5 (permissioned, no bond) from --superroot-rpcs alone: games land with root =
     recomputed super root and extraData = its preimage; the stand-in RPC answers without data for a
     timestamp not yet safe, and the game rejects the 32-byte timestamp extraData and a wrong root."""
-    dn = make_devnet(proposer="dgf")
+    dn = make_devnet(proposer="super")
     keep_safe(dn, 4)
     head = rpc_call(dn.l2_url, "eth_getBlockByNumber", ["latest", False])
     future = int(head["timestamp"], 16) + 3600
@@ -176,6 +177,7 @@ def test_interop_command_line_creates_super_root_games_with_preimage_extra_data(
         assert extra == expected_preimage(dn, seq)
         assert root == _keccak(extra)
     assert len({seq for *_, seq in found}) == len(found)
+    assert cli.last_proposal(dn)[1].startswith(f"{len(found)} super-root games")
     log = svc.tail(400)
     assert "reverted" not in log
     assert "Failed to retrieve sync status from supernode" in log  # the dead first URL was tried
