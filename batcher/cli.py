@@ -1,4 +1,4 @@
-"""``op-batcher`` entry point: the service, plus the ``decode``, ``bench`` and ``doc`` subcommands."""
+"""``op-batcher`` entry point: the service and the ``decode``, ``bench``, ``shadow``, ``doc`` subcommands."""
 
 from __future__ import annotations
 
@@ -15,6 +15,10 @@ def main(argv: list[str] | None = None) -> int:
         from batcher.bench import main as bench_main
 
         return bench_main(args[1:])
+    if args and args[0] == "shadow":  # op-batcher shadow (batcher/shadow.py)
+        from batcher.shadow import main as shadow_main
+
+        return shadow_main(args[1:])
     if args and args[0] == "doc":
         from batcher.service import doc_main
 

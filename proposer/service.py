@@ -22,20 +22,21 @@ from common.rpc.errors import ExecutionRevertedError
 from common.rpc.eth import EthClient
 from common.rpc.rollup import OutputResponse, RollupClient
 from common.rpc.superroot import SuperRootClient
+from common.service.balance import BalancePoller
 from common.service.lifecycle import CloseApp, service_main
 from common.service.log import get_logger
 from common.service.metrics import (
-    BalancePoller,
     Factory,
     MetricDoc,
-    MetricsServer,
     RpcClientMetrics,
     RpcServerMetrics,
-    doc_command,
     namespace_for,
     new_registry,
 )
+from common.service.metrics_doc import doc_command
+from common.service.metrics_server import MetricsServer
 from common.service.rpc_server import RpcServer
+from common.txmgr.api import txmgr_api
 from common.txmgr.metrics import TxMetrics
 from common.txmgr.signer import Signer
 from common.txmgr.signer import from_config as signer_from_config
@@ -187,7 +188,7 @@ class ProposerService:
         self.rpc.register("admin_startProposer", self.admin_start, admin=True)
         self.rpc.register("admin_stopProposer", self.admin_stop, admin=True)
         self.rpc.register("admin_proposeNow", self.admin_propose_now, admin=True)
-        for method, fn in self.txmgr.api().items():
+        for method, fn in txmgr_api(self.txmgr).items():
             self.rpc.register(method, fn, admin=True)
 
     async def start(self) -> None:
