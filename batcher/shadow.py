@@ -62,7 +62,8 @@ from common.rpc.rollup import RollupClient
 from common.rpc.types import Header
 from common.service.lifecycle import CloseApp, service_main
 from common.service.log import get_logger
-from common.service.metrics import MetricsServer, RpcClientMetrics
+from common.service.metrics import RpcClientMetrics
+from common.service.metrics_server import MetricsServer
 
 log = get_logger("shadow")
 
