@@ -340,3 +340,23 @@ async def test_super_driver_proposes_finalized_timestamp_preimage_and_propose_no
     l1.games = l1.games[1:]  # only the propose-now game is left: it alone keeps the interval running
     assert await d.tick() is Skip.RECENT_GAME
     assert len(sender.sent) == 1
+
+
+async def test_propose_now_in_l2oo_mode_proposes_only_next_block_number_and_refuses_genesis_in_dgf():
+    """L2OO: refused while the head is below nextBlockNumber(), then exactly that block is proposed;
+    DGF at genesis: refused, nothing sent."""
+    from proposer.driver import Mode, ProposeNowRefused
+    from tests.test_proposer_driver import FakeL1, FakeRollup, FakeSender, driver, status
+
+    sender = FakeSender()
+    rollup = FakeRollup(status(safe=20, finalized=9))
+    d = driver(Mode.L2OO, rollup, FakeL1(next_block=10), sender)
+    with pytest.raises(ProposeNowRefused, match="submission interval has not elapsed"):
+        await d.propose_now()
+    rollup.status = status(safe=20, finalized=12)
+    proposal, _ = await d.propose_now()
+    assert proposal.sequence_num == 10 and len(sender.sent) == 1
+    genesis = driver(Mode.DGF, FakeRollup(status(0, 0)), FakeL1(), sender, proposal_interval=60.0)
+    with pytest.raises(ProposeNowRefused, match="genesis"):
+        await genesis.propose_now()
+    assert len(sender.sent) == 1
