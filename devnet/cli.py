@@ -31,7 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from devnet.anvil import free_port, rpc_call
-from devnet.contracts import L2OO_SUBMISSION_INTERVAL, Abi, eth_call
+from devnet.contracts import (
+    GAME_TYPE_SUPER_CANNON,
+    GAME_TYPE_SUPER_PERMISSIONED,
+    L2OO_SUBMISSION_INTERVAL,
+    Abi,
+    eth_call,
+)
 from devnet.network import Devnet, DevnetConfig
 from devnet.prometheus import INSTALL_HINT, PrometheusServer, find_binary, start_prometheus
 
@@ -164,6 +170,11 @@ def proposer_args(dn: Devnet, rpc_port: int, metrics_port: int) -> list[str]:
     ]
     if info["l2oo_address"]:
         return [*args, "--l2oo-address", info["l2oo_address"]]
+    if info["proposer_mode"] == "super":  # an interop chain's command line: super roots, not the rollup node
+        args[args.index("--rollup-rpc") : args.index("--rollup-rpc") + 2] = [
+            "--superroot-rpcs",
+            dn.rollup_url,
+        ]
     return [
         *args,
         "--game-factory-address",
@@ -192,6 +203,9 @@ def start_service(name: str, module: str, args: list[str], state_dir: Path) -> S
     return Service(name, proc, log_path, rpc_port, metrics_port)
 
 
+SUPER_GAME_TYPES = (GAME_TYPE_SUPER_CANNON, GAME_TYPE_SUPER_PERMISSIONED)
+
+
 def last_proposal(dn: Devnet) -> tuple[int, str]:
     """(count, description) of proposals on L1: L2OO outputs or dispute games."""
     info = dn.info()
@@ -202,9 +216,12 @@ def last_proposal(dn: Devnet) -> tuple[int, str]:
         (count,) = eth_call(dn.l1_url, info["dgf_address"], Abi("DisputeGameFactory"), "gameCount")
         if not count:
             return 0, "none"
-        _typ, _ts, proxy = eth_call(
+        typ, _ts, proxy = eth_call(
             dn.l1_url, info["dgf_address"], Abi("DisputeGameFactory"), "gameAtIndex", count - 1
         )
+        if typ in SUPER_GAME_TYPES:
+            (timestamp,) = eth_call(dn.l1_url, proxy, Abi("SuperRootGame"), "l2SequenceNumber")
+            return int(count), f"{count} super-root games, last @L2 time {timestamp}"
         (l2_block,) = eth_call(dn.l1_url, proxy, Abi("FaultDisputeGame"), "l2BlockNumber")
         return int(count), f"{count} games, last @L2 {l2_block}"
     except (RuntimeError, OSError, ValueError) as exc:
@@ -465,7 +482,10 @@ def parser() -> argparse.ArgumentParser:
         "protocol), calldata txs carry the commitments",
     )
     up.add_argument(
-        "--proposer", choices=("l2oo", "dgf"), default="l2oo", help="L2OutputOracle or dispute games"
+        "--proposer",
+        choices=("l2oo", "dgf", "super"),
+        default="l2oo",
+        help="L2OutputOracle, dispute games, or super-root games (type 5 from --superroot-rpcs)",
     )
     up.add_argument("--l1-fork", choices=("prague", "osaka"), default="prague")
     up.add_argument("--block-time", type=int, default=2, help="L2 block time in seconds")

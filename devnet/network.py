@@ -21,6 +21,7 @@ from common.derive.rollup_config import RollupConfig
 from devnet.anvil import AnvilNode, ensure_npm_deps, rpc_call, start_anvil
 from devnet.contracts import (
     GAME_TYPE_PERMISSIONED_CANNON,
+    GAME_TYPE_SUPER_PERMISSIONED,
     INIT_BOND,
     L2OO_SUBMISSION_INTERVAL,
     L1Deployment,
@@ -270,11 +271,20 @@ class Devnet:
             "l2oo_address": d.l2_output_oracle,
             "l2oo_submission_interval": L2OO_SUBMISSION_INTERVAL,
             "dgf_address": d.dispute_game_factory,
-            "game_type": GAME_TYPE_PERMISSIONED_CANNON if d.dispute_game_factory else None,
+            "game_type": (
+                (
+                    GAME_TYPE_SUPER_PERMISSIONED
+                    if self.cfg.proposer == "super"
+                    else GAME_TYPE_PERMISSIONED_CANNON
+                )
+                if d.dispute_game_factory
+                else None
+            ),
             "init_bond": INIT_BOND if d.dispute_game_factory else None,
             "anchor_state_registry_address": d.anchor_state_registry,
             "permissioned_game_address": d.permissioned_game,
             "fault_game_address": d.fault_game,
+            "super_game_addresses": {str(t): a for t, a in (d.super_games or {}).items()},
             "system_config_address": d.system_config,
             "genesis": {
                 "l1": rc.genesis_l1.to_json(),

@@ -27,7 +27,8 @@ Not emulated: unsafe blocks whose L1 origin an L1 reorg removed stay (op-node's 
 them); the deriver without an engine halts where it would have to reorg the L2 chain.
 
 ``RollupNode`` serves optimism_syncStatus, optimism_outputAtBlock, optimism_rollupConfig,
-optimism_version and admin_sequencerActive over aiohttp, op-node JSON shapes (numbers as JSON numbers).
+optimism_version, admin_sequencerActive and superroot_atTimestamp (devnet/superroot.py) over aiohttp,
+op-node JSON shapes (numbers as JSON numbers).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from common.derive.derived_block import DerivedBlock, payload_blocks
 from common.derive.rollup_config import RollupConfig
 from common.derive.sync_status import SyncStatus
 from common.derive.transaction import BATCHABLE_TX_TYPES, SET_CODE_TX_TYPE, raw_tx_from_json
+from devnet import superroot
 from devnet.anvil import rpc_call
 from devnet.genesis import L2_TO_L1_MESSAGE_PASSER_ADDRESS
 from devnet.sequencer import l1_ref_from_json, l2_ref_from_json
@@ -687,6 +689,10 @@ class RollupNode:
             return ROLLUP_NODE_VERSION
         if method == "admin_sequencerActive":
             return True
+        if method == "superroot_atTimestamp":
+            if len(params) != 1 or not isinstance(params[0], str):
+                raise RpcMethodError(-32602, "superroot_atTimestamp: expected one hex timestamp")
+            return superroot.at_timestamp(self, int(params[0], 16))
         raise RpcMethodError(-32601, f"the method {method} does not exist/is not available")
 
     def output_at_block(self, number: int) -> dict[str, Any]:

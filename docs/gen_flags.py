@@ -79,9 +79,11 @@ PROPOSER_NOTES: Mapping[str, str] = {
     **COMMON_NOTES,
     "l2oo-address": "Era-C semantics: still supported (the newest Go op-proposer removed the flag).",
     "rollup-rpc": "A comma list enables the active rollup provider (`admin_sequencerActive`), as Go.",
-    "supervisor-rpcs": "Parsed; validation rejects it: super-root proposals are not implemented.",
-    "superroot-rpcs": "Parsed (both spellings and env names); validation rejects it: super-root "
-    "proposals are not implemented.",
+    "supervisor-rpcs": "Parsed with the era-C conflict checks, then rejected (`--supervisor-rpcs: "
+    "op-supervisor proposal sources are not supported ...`); upstream removed it too: use "
+    "`--superroot-rpcs`.",
+    "superroot-rpcs": "Supported, as the newest Go: `superroot_atTimestamp` on each URL (fail-over in "
+    "order), root claim = super root, extraData = its preimage; both spellings and env names.",
     "game-type": "uint32; the unmerged upstream `auto` variant is not supported.",
     "output-retry-interval": "Hidden; accepted for early-B command lines and ignored.",
 }
