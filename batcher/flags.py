@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from batcher.channel_config import COMPRESSION_ALGOS, COMPRESSORS
+from batcher.fee_gate import fee_aware_flags, read_fee_aware_config
+from batcher.fee_policy import FeePolicyConfig, FeePolicyError
 from batcher.throttle import CONTROLLER_TYPES, ControllerType, PIDConfig, ThrottleConfig, ThrottleError
 from common.rpc.client import DEFAULT_MAX_RESPONSE_BYTES
 from common.rpc.errors import redact_url
@@ -476,6 +478,7 @@ def batcher_flags() -> tuple[Flag, ...]:
         *txmgr_flags(ENV_PREFIX, with_blob_tip_cap=True),
         *_altda_flags(),
         *_addition_flags(),
+        *fee_aware_flags(ENV_PREFIX),
     )
 
 
@@ -551,6 +554,8 @@ class BatcherConfig:
     """``--l1-beacon`` (Python addition): beacon API URL for restart recovery's blob reads; empty = none."""
     max_rpc_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     """``--max-rpc-response-bytes`` (Python addition): the RPC clients' response-body cap."""
+    fee_aware: FeePolicyConfig = field(default_factory=FeePolicyConfig)
+    """``--fee-aware.*`` (Python addition): fee-aware posting, off by default."""
     unknown_env: tuple[str, ...] = ()
     """``OP_BATCHER_*`` env names no flag declares; the service logs WARN ``Unknown env var`` for each."""
 
@@ -616,6 +621,7 @@ def _read(parsed: ParsedFlags) -> BatcherConfig:
         ),
         l1_beacon=g.get_str("l1-beacon"),
         max_rpc_response_bytes=g.get_int("max-rpc-response-bytes"),
+        fee_aware=read_fee_aware_config(parsed),
         unknown_env=parsed.unknown_env,
     )
 
@@ -663,6 +669,11 @@ def check_batcher_config(cfg: BatcherConfig, parsed: ParsedFlags) -> None:
     _check_beacon_url(cfg.l1_beacon)
     if (cap := cfg.max_rpc_response_bytes) < MIN_RPC_RESPONSE_BYTES:
         raise ValueError(f"--max-rpc-response-bytes must be at least {MIN_RPC_RESPONSE_BYTES}, got {cap}")
+    if cfg.fee_aware.enabled:
+        try:
+            cfg.fee_aware.check()
+        except FeePolicyError as exc:
+            raise ValueError(str(exc)) from None
     parsed.check_numbers()
 
 
