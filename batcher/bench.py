@@ -825,8 +825,17 @@ def run(quick: bool) -> list[Row]:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="op-batcher bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (under 20 s), for tests")
+    parser.add_argument(
+        "--fees", action="store_true", help="only the fee simulator: fee-aware posting vs always-send"
+    )
     args = parser.parse_args(argv)
     t0 = time.monotonic()
+    if args.fees:  # batcher/fee_sim.py
+        from batcher.fee_sim import format_fee_table, run_fee_bench
+
+        print(format_fee_table(run_fee_bench(args.quick)))
+        print(f"(fee bench took {time.monotonic() - t0:.1f} s)")
+        return 0
     rows = run(args.quick)
     print(format_table(rows))
     print(

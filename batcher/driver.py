@@ -156,6 +156,7 @@ class BatchDriver:
             metrics=metrics,
             call=throttle_call,
             close_app=self._close_app,
+            blob_fee=self._blob_base_fee,
         )
         self.loader = BlockLoader(
             cfg,

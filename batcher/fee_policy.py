@@ -28,6 +28,7 @@ I/O or reads a clock.
 from __future__ import annotations
 
 import enum
+import statistics
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -213,12 +214,16 @@ class FeePolicy:
         self._samples.append(sample)
 
     def averages(self, use_blobs: bool) -> tuple[float, float]:
-        """(short, long) moving averages of the fee that counts; (0, 0) with no samples."""
+        """(short mean, long median) of the fee that counts; (0, 0) with no samples.
+
+        The long side is the window's median, not its mean: a spike shorter than half the window
+        does not drag the baseline up, so posting does not resume while the fee is still elevated.
+        """
         fees = [s.blob_base_fee if use_blobs else s.base_fee for s in self._samples]
         if not fees:
             return 0.0, 0.0
         short = fees[-self.cfg.short_window :]
-        return sum(short) / len(short), sum(fees) / len(fees)
+        return sum(short) / len(short), float(statistics.median(fees))
 
     def waited(self, work: PendingWork, now: int) -> float:
         """Seconds the oldest waiting data has been held back: since the deferral began or, for data

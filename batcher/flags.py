@@ -453,6 +453,28 @@ def _addition_flags() -> tuple[Flag, ...]:
     )
 
 
+def _throttle_fee_flags() -> tuple[Flag, ...]:
+    """The blob-fee input of the throttle controllers (Python addition, see ``batcher/throttle.py``)."""
+    return (
+        Flag(
+            "throttle.blob-fee-floor",
+            FlagKind.UINT,
+            f"{PYTHON_ADDITION} Blob base fee (wei) at or below which blob space counts as plentiful and "
+            "the throttle intensity is scaled by throttle.blob-fee-floor-scale. 0 disables this input.",
+            default=0,
+            env=_env("THROTTLE_BLOB_FEE_FLOOR"),
+        ),
+        Flag(
+            "throttle.blob-fee-floor-scale",
+            FlagKind.FLOAT,
+            f"{PYTHON_ADDITION} Multiplier (0..1) of the throttle intensity while the blob base fee is at "
+            "or below throttle.blob-fee-floor.",
+            default=ThrottleConfig().blob_fee_floor_scale,
+            env=_env("THROTTLE_BLOB_FEE_FLOOR_SCALE"),
+        ),
+    )
+
+
 def _check_beacon_url(url: str) -> None:
     """--l1-beacon must be an http(s) URL with a host (the value is not echoed: it may hold a key)."""
     if not url:
@@ -478,6 +500,7 @@ def batcher_flags() -> tuple[Flag, ...]:
         *txmgr_flags(ENV_PREFIX, with_blob_tip_cap=True),
         *_altda_flags(),
         *_addition_flags(),
+        *_throttle_fee_flags(),
         *fee_aware_flags(ENV_PREFIX),
     )
 
@@ -595,6 +618,8 @@ def _read(parsed: ParsedFlags) -> BatcherConfig:
             tx_size_upper_limit=g.get_int("throttle.tx-size-upper-limit"),
             block_size_lower_limit=g.get_int("throttle.block-size-lower-limit"),
             block_size_upper_limit=g.get_int("throttle.block-size-upper-limit"),
+            blob_fee_floor=g.get_int("throttle.blob-fee-floor"),
+            blob_fee_floor_scale=g.get_float("throttle.blob-fee-floor-scale"),
         ),
         throttle_controller_type=g.get_str("throttle.controller-type"),
         throttle_additional_endpoints=g.get_list("throttle.additional-endpoints"),
