@@ -200,6 +200,8 @@ class FeePolicy:
         self._since: int | None = None
         """L1 timestamp at which the current deferral began (kept through forced sends)."""
         self._fee_at_start = 0
+        self._baseline: float | None = None
+        """The long median when the current deferral began."""
         self._last: tuple[int, Verdict] | None = None
         """(timestamp, verdict) of the previous decision, for the time-deferred counter."""
 
@@ -214,6 +216,14 @@ class FeePolicy:
         self._samples.append(sample)
 
     def averages(self, use_blobs: bool) -> tuple[float, float]:
+        """(short mean, baseline): the baseline is the long median, frozen while a deferral runs so a
+        long spike cannot drag it up and end the deferral at a fee still many times the normal one."""
+        short, median = self.window_stats(use_blobs)
+        if self._since is not None and self._baseline is not None:
+            return short, self._baseline
+        return short, median
+
+    def window_stats(self, use_blobs: bool) -> tuple[float, float]:
         """(short mean, long median) of the fee that counts; (0, 0) with no samples.
 
         The long side is the window's median, not its mean: a spike shorter than half the window
@@ -249,7 +259,7 @@ class FeePolicy:
             gas_per_byte = BLOB_GAS_PER_BYTE if work.use_blobs else CALLDATA_GAS_PER_BYTE
             saved = max(0, int((self._fee_at_start - fee) * gas_per_byte * work.da_bytes))
         if verdict is Verdict.DEFER and self._since is None:
-            self._since, self._fee_at_start = now, fee
+            self._since, self._fee_at_start, self._baseline = now, fee, long_
         elif verdict is Verdict.IDLE or (verdict is Verdict.SEND and not work.mid_channel):
             self._since = None  # the fee is fine again; a half-posted channel keeps the clock running
         self._last = (now, verdict)
@@ -285,6 +295,7 @@ class FeePolicy:
         if fee <= self.cfg.min_fee:
             return Verdict.SEND, "fee at or below min fee"
         short, long_ = self.averages(work.use_blobs)
-        if short > self._limit(long_, self.waited(work, now)):
-            return Verdict.DEFER, "fee above its recent average"
-        return Verdict.SEND, "fee within its recent average"
+        waited = self.waited(work, now)
+        if short <= self._limit(long_, waited):
+            return Verdict.SEND, "fee within its recent average"
+        return Verdict.DEFER, "fee above its recent average"

@@ -219,8 +219,7 @@ class FeeBenchRow:
             and self.always.misses == 0
             and self.aware.worst_lag < self.lag_limit
             and self.aware.longest_deferral <= self.max_delay
-            and self.aware.safe_l2 >= self.always.safe_l2 - L2_PER_L1 * self.max_delay / L1_BLOCK_TIME
-        )
+        )  # the worst lag is sampled up to the last step, so data still held at the end is bounded too
 
 
 def run_fee_bench(quick: bool) -> list[FeeBenchRow]:
@@ -232,10 +231,11 @@ def run_fee_bench(quick: bool) -> list[FeeBenchRow]:
     policy = FeePolicyConfig(enabled=True, max_delay=600.0, short_window=3, long_window=48, threshold=0.25)
     sim = SimConfig()
     rows = []
-    for trace in (
-        synthetic_trace("spiky", steps + 1, spikes=True),
-        synthetic_trace("calm", steps + 1, spikes=False),
-    ):
+    traces = [synthetic_trace("spiky", steps + 1, spikes=True)]
+    if not quick:  # the saving depends on where spikes fall against channel closes: show the spread
+        traces += [synthetic_trace(f"spiky{seed}", steps + 1, spikes=True, seed=seed) for seed in (1, 2, 3)]
+    traces.append(synthetic_trace("calm", steps + 1, spikes=False))
+    for trace in traces:
         always = simulate(trace, blocks, None, sim)
         aware = simulate(trace, blocks, policy, sim)
         rows.append(
@@ -244,9 +244,15 @@ def run_fee_bench(quick: bool) -> list[FeeBenchRow]:
     return rows
 
 
+def _verdict(r: FeeBenchRow) -> str:
+    """PASS/FAIL of one trace: safety always; the 0.8x fee target on spiky traces only."""
+    ok = r.passed and (r.ratio <= 0.8 if r.trace.startswith("spiky") else True)
+    return "PASS" if ok else "FAIL"
+
+
 def format_fee_table(rows: Sequence[FeeBenchRow]) -> str:
     head = (
-        f"{'trace':<6} {'mode':<11} {'fees (ETH)':>11} {'ratio':>6} {'txs':>5} {'blobs':>5} {'chans':>5} "
+        f"{'trace':<7} {'mode':<11} {'fees (ETH)':>11} {'ratio':>6} {'txs':>5} {'blobs':>5} {'chans':>5} "
         f"{'misses':>6} {'worst lag':>9} {'limit':>6} {'deferrals':>9} {'longest':>7}  target"
     )
     lines = ["== fee-aware posting vs always-send (synthetic blob-fee traces, real channel manager)", head]
@@ -254,22 +260,18 @@ def format_fee_table(rows: Sequence[FeeBenchRow]) -> str:
         for res in (r.always, r.aware):
             aware = res is r.aware
             lines.append(
-                f"{r.trace:<6} {res.mode:<11} {res.fees_wei / 1e18:>11.6f} "
+                f"{r.trace:<7} {res.mode:<11} {res.fees_wei / 1e18:>11.6f} "
                 f"{(r.ratio if aware else 1.0):>6.3f} {res.txs:>5} {res.blobs:>5} {res.channels:>5} "
                 f"{res.misses:>6} {res.worst_lag:>8}s {(str(r.lag_limit) + 's') if aware else '':>6} "
                 f"{(res.deferrals if aware else ''):>9} "
-                f"{(f'{res.longest_deferral:.0f}s' if aware else ''):>7}  "
-                + (
-                    ("PASS" if r.passed else "FAIL") + (" (<= 0.8x)" if r.trace == "spiky" else "")
-                    if aware
-                    else ""
-                )
+                f"{(f'{res.longest_deferral:.0f}s' if aware else ''):>7}  " + (_verdict(r) if aware else "")
             )
-    spiky = next((r for r in rows if r.trace == "spiky"), None)
-    if spiky is not None:
-        ok = spiky.ratio <= 0.8 and spiky.passed
+    spiky = [r for r in rows if r.trace.startswith("spiky")]
+    if spiky:
+        ok = all(r.ratio <= 0.8 and r.passed for r in spiky)
+        ratios = ", ".join(f"{r.trace} {r.ratio:.3f}x" for r in spiky)
         lines.append(
-            f"target: spiky trace <= 0.8x always-send fees, no misses, worst lag < limit: "
-            f"{'PASS' if ok else 'FAIL'} ({spiky.ratio:.3f}x)"
+            "target: every spiky trace <= 0.8x always-send fees, no misses, worst lag < limit "
+            f"(always-send worst lag + max delay): {'PASS' if ok else 'FAIL'} ({ratios})"
         )
     return "\n".join(lines)
