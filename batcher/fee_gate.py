@@ -143,10 +143,14 @@ class FeeGate:
         self._last_blob_fee = 0
 
     async def allow(self, header: Header, mgr: ChannelManager, *, blob_base_fee: int | None = None) -> bool:
-        """May the driver take tx data now? Decides once per L1 head and repeats that answer."""
+        """May the driver take tx data now? Decides once per L1 head (fees are sampled once per head)
+        and repeats that answer; an idle look is not repeated, so data loaded later is judged."""
         if self._last is not None and self._last[0] == header.number:
-            return self._last[1].sends
-        await self._sample(header, blob_base_fee)
+            if self._last[1].verdict is not Verdict.IDLE:
+                return self._last[1].sends
+            # nothing waited at this head's first look; blocks loaded since must be judged now
+        else:
+            await self._sample(header, blob_base_fee)
         cfg = mgr.default_config
         work = pending_work(
             mgr.blocks,
