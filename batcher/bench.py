@@ -17,6 +17,9 @@ Reported (``--quick`` shrinks every size so the whole run stays well under 20 s)
 * peak RSS of a child process draining a 1000-block backlog,
 * real OP Mainnet blocks (``vectors/kona/batch.hex``) in 1, 2, 3 and 6-blob span channels, cold and warm:
   fill, bytes against one-shot brotli-10/11, CPU against one-shot, and that every channel decodes back.
+
+``--fees`` runs only the fee simulator instead (:mod:`batcher.fee_sim`): fee-aware posting against
+always-send on blob-fee traces, fees paid and worst safe-head lag.
 """
 
 from __future__ import annotations

@@ -325,3 +325,26 @@ def test_quick_fee_bench_posts_everything_and_pays_less_on_the_spiky_trace(capsy
     assert main(["--fees", "--quick"]) == 0
     out = capsys.readouterr().out
     assert "fee-aware posting vs always-send" in out and "spiky" in out and "calm" in out
+
+
+def test_a_head_first_seen_with_nothing_waiting_is_judged_again_once_blocks_arrive():
+    """The devnet case: the L1 head of a fee spike is first seen idle, then blocks load within it."""
+    metrics = new_batcher_metrics(process_collectors=False)
+    reads: list[int] = []
+
+    async def blob_fee() -> int:
+        reads.append(1)
+        return GWEI
+
+    m, _ = manager()
+    gate = FeeGate(CFG, metrics=metrics.fee_aware, blob_base_fee=blob_fee)
+
+    async def run() -> tuple[bool, bool]:
+        for n in range(8):
+            await gate.allow(header(n), m)
+        idle = await gate.allow(header(8, 40 * GWEI), m)  # calldata: the base fee spikes
+        load(m, make_chain(3))
+        return idle, await gate.allow(header(8, 40 * GWEI), m)
+
+    assert asyncio.run(run()) == (True, False)
+    assert len(reads) == 9  # the fees of head 8 were read once
