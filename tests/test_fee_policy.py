@@ -348,3 +348,78 @@ def test_a_head_first_seen_with_nothing_waiting_is_judged_again_once_blocks_arri
 
     assert asyncio.run(run()) == (True, False)
     assert len(reads) == 9  # the fees of head 8 were read once
+
+
+# ---- the real driver (test_batcher_driver's fakes: L1/L2/rollup/txmgr, real manager and channel outs) ----
+
+
+async def test_the_driver_holds_tx_data_back_during_a_spike_but_a_flush_is_never_held():
+    """With ``fee_aware`` on, publish_step queues nothing while the L1 base fee spikes; admin flush does."""
+    from batcher.channel_config import DAConfigSelector, build_channel_configs
+    from batcher.channel_manager import ChannelManager
+    from batcher.driver import BatchDriver, DriverConfig
+    from tests.test_batcher_driver import ROLLUP, FakeChain, FakeL1, FakeL2, FakeTxMgr, l1_ref, queued
+
+    class SpikyL1(FakeL1):
+        fee = GWEI
+
+        async def header(self, block: object = "latest") -> Header:
+            n = self.chain.l1_head
+            r = l1_ref(n)
+            return Header(n, r.hash, r.parent_hash, r.timestamp, 30_000_000, 0, self.fee, 0, 0)
+
+    chain = FakeChain()
+    configs = build_channel_configs(
+        ROLLUP, da_type="calldata", now=0, max_channel_duration=1, sub_safety_margin=4
+    )
+    l1 = SpikyL1(chain)
+    fee_cfg = FeePolicyConfig(enabled=True, short_window=1, long_window=8, max_delay=600.0)
+    driver = BatchDriver(
+        DriverConfig(poll_interval=0.01, max_pending_tx=0, fee_aware=fee_cfg),
+        rollup=ROLLUP, l1=l1, l2=FakeL2(chain), txmgr=FakeTxMgr(),
+        manager=ChannelManager(ROLLUP, DAConfigSelector(configs)),
+        metrics=new_batcher_metrics(process_collectors=False),
+    )  # fmt: skip
+    assert driver.fee_gate is not None
+    for n in range(1, 9):  # history at 1 gwei; each head's channel goes out at once
+        chain.extend(6 * n)
+        chain.l1_head = n + 3
+        await driver.load_step()
+        await driver.publish_step()
+    assert queued(driver)
+    l1.fee = 30 * GWEI
+    chain.extend(6 * 10)
+    chain.l1_head = 13
+    await driver.load_step()
+    assert await driver.publish_step() == 0 and queued(driver) == []
+    assert driver.mgr.pending_blocks > 0
+    assert await driver.publish_step(force=True) >= 1  # a flush posts at any fee
+    assert queued(driver)
+
+
+async def test_the_throttle_loop_reads_the_blob_fee_only_when_it_is_an_input():
+    """Floor set: the loop's fee read feeds the controller; a failed read leaves intensity unscaled."""
+    from batcher.throttling import ThrottleLoop
+
+    calls: list[int] = []
+
+    async def fee() -> int:
+        calls.append(1)
+        return 1
+
+    async def broken() -> int:
+        raise OSError("l1 down")
+
+    def loop(cfg: ThrottleConfig, reader) -> ThrottleLoop:  # type: ignore[no-untyped-def]
+        m = new_batcher_metrics(process_collectors=False)
+        return ThrottleLoop(
+            cfg, ControllerType.STEP, None, (), metrics=m, call=None, close_app=print, blob_fee=reader
+        )
+
+    on = ThrottleConfig(blob_fee_floor=1, blob_fee_floor_scale=0.0)
+    t = loop(on, fee)
+    assert t.apply(on.lower_threshold + 1, blob_base_fee=await t.read_blob_fee()).intensity == 0.0
+    t = loop(on, broken)
+    assert t.apply(on.lower_threshold + 1, blob_base_fee=await t.read_blob_fee()).intensity == 1.0
+    calls.clear()
+    assert await loop(ThrottleConfig(), fee).read_blob_fee() is None and calls == []
