@@ -63,14 +63,15 @@ def fee_aware_flags(env_prefix: str) -> tuple[Flag, ...]:
         Flag(
             "fee-aware.long-window",
             FlagKind.UINT,
-            f"{ADDITION} L1 blocks in the long moving average of the fee (greater than the short one).",
+            f"{ADDITION} L1 blocks whose median fee is the baseline (greater than the short window; "
+            "frozen while a deferral runs).",
             default=d.long_window,
             env=env("LONG_WINDOW"),
         ),
         Flag(
             "fee-aware.threshold",
             FlagKind.FLOAT,
-            f"{ADDITION} Posting is deferred while the short average exceeds the long one by more "
+            f"{ADDITION} Posting is deferred while the short average exceeds the baseline by more "
             "than this fraction (the allowance doubles linearly over the max delay).",
             default=d.threshold,
             env=env("THRESHOLD"),

@@ -7,9 +7,11 @@ module and behaviour is Go's.
 The rule, evaluated once per L1 head by the driver before it asks the channel manager for tx data:
 
 * The fee that counts is the blob base fee when the manager posts blobs, else the base fee. One sample
-  per L1 block goes into a history; the *short* average (the newest ``short_window`` samples) is
-  compared with the *long* average (the newest ``long_window``).
-* Defer while ``short > long x (1 + threshold) x (1 + urgency)`` and the fee is above ``min_fee``;
+  per L1 block goes into a history; the *short* average (mean of the newest ``short_window`` samples)
+  is compared with the *baseline*: the median of the newest ``long_window``, frozen while a deferral
+  runs (a moving average that a spike cannot drag up, so posting does not resume at a fee still many
+  times the normal one).
+* Defer while ``short > baseline x (1 + threshold) x (1 + urgency)`` and the fee is above ``min_fee``;
   ``urgency`` grows linearly from 0 to 1 over ``max_delay`` (Linea raises its price ceiling as the
   deadline nears), so a long spike is paid at a falling premium rather than all at the deadline.
 * Always send (FORCE) once data has waited ``max_delay`` seconds of L1 time, or once the L1 head
@@ -145,7 +147,7 @@ class FeeDecision:
     """Seconds since the previous decision if that one deferred (the time-deferred counter)."""
     deferred_bytes: int
     saved_wei: int
-    """On a send after a deferral: (fee when deferral began - fee now) x gas for the bytes, at least 0."""
+    """On the send that ends a deferral: (fee when it began - fee now) x gas of the waiting bytes, >= 0."""
     deadline_l1: int | None
 
     @property
@@ -255,7 +257,8 @@ class FeePolicy:
         if self._last is not None and self._last[1] is Verdict.DEFER:
             step = float(max(0, now - self._last[0]))
         saved = 0
-        if verdict is not Verdict.DEFER and self._since is not None:
+        ends_deferral = self._last is not None and self._last[1] is Verdict.DEFER
+        if verdict is not Verdict.DEFER and ends_deferral:  # counted once per deferral
             gas_per_byte = BLOB_GAS_PER_BYTE if work.use_blobs else CALLDATA_GAS_PER_BYTE
             saved = max(0, int((self._fee_at_start - fee) * gas_per_byte * work.da_bytes))
         if verdict is Verdict.DEFER and self._since is None:
