@@ -9,7 +9,10 @@ channel outs (blobs, zlib, shadow compressor), one L1 block (12 s) per step:
    :class:`~batcher.fee_policy.FeePolicy` (exactly what the driver's gate does);
 3. every tx handed out (at most ``txs_per_block`` per L1 block, like ``max-pending-tx``) lands in the
    next L1 block and pays that block's fees: ``blobs x 131072 x blob base fee + 21000 x base fee``;
-4. a channel is safe once all its txs landed; the safe-head lag is the unsafe minus the safe L2 time.
+4. a channel is safe once all its txs landed; the safe-head lag is the unsafe minus the safe L2 time;
+5. the L2 chain stops ``TAIL_STEPS`` L1 blocks before the trace ends (both modes post what they hold by
+   their own rules meanwhile), then both post whatever still waits at the trace's last fee, so both
+   pay for exactly the same data.
 
 A *miss* is a channel the manager dropped on L1 (channel timeout) or one whose batches landed past the
 sequencing window of its oldest block; either would lose the blocks, so both must stay 0.
@@ -38,6 +41,9 @@ GAS_PER_BLOB = 131_072
 TX_GAS = 21_000
 L1_BLOCK_TIME = 12
 L2_PER_L1 = 6
+TAIL_STEPS = 100
+"""L1 blocks replayed after the last L2 block (more than max delay + max channel duration), so both modes
+post what they hold by their own rules before the end-of-trace flush."""
 L1_START = 100
 """L1 number of step 0 (``synthetic_blocks`` puts block b on origin 100 + b // 6)."""
 
@@ -84,6 +90,7 @@ class SimResult:
     deferrals: int = 0
     longest_deferral: float = 0.0
     end_backlog_blocks: int = 0
+    """L2 blocks not yet in a channel when the trace ended (then flushed at the last fee)."""
     safe_l2: int = 0
     fee_trail: list[int] = field(default_factory=list)
 
@@ -124,7 +131,7 @@ def simulate(
     in_flight: list[tuple[object, int]] = []
     safe_time = GENESIS_TIME
     next_block = 0
-    steps = min(len(trace.blob_base_fee) - 1, len(blocks) // L2_PER_L1)
+    steps = min(len(trace.blob_base_fee) - 1, len(blocks) // L2_PER_L1 + TAIL_STEPS)
     for k in range(steps):
         l1_num, now = L1_START + k, GENESIS_TIME + L1_BLOCK_TIME * (k + 1)
         head = BlockID(l1_num.to_bytes(8, "big") * 4, l1_num)
@@ -149,7 +156,7 @@ def simulate(
         while next_block < len(blocks) and blocks[next_block].timestamp <= now - 2:
             mgr.add_l2_block(blocks[next_block])
             next_block += 1
-        unsafe_time = blocks[next_block - 1].timestamp
+        unsafe_time = blocks[next_block - 1].timestamp  # the L2 chain stops for the last TAIL_STEPS
         if policy is not None and not _policy_sends(policy, mgr, trace, k, head, now, res):
             res.worst_lag, res.worst_lag_step = _lag(res, unsafe_time - safe_time, k)
             continue
@@ -166,8 +173,26 @@ def simulate(
             res.txs += 1
             res.blobs += len(r.tx.blob_payloads)
         res.worst_lag, res.worst_lag_step = _lag(res, unsafe_time - safe_time, k)
-    res.end_backlog_blocks = len(mgr.blocks)
+    res.end_backlog_blocks = mgr.pending_blocks
+    _flush_at_end(mgr, trace, steps, in_flight, res)
     return res
+
+
+def _flush_at_end(
+    mgr: ChannelManager, trace: FeeTrace, step: int, in_flight: list[tuple[object, int]], res: SimResult
+) -> None:
+    """Post everything still waiting at the last fee of the trace (both modes alike), so the two modes
+    pay for the same data: a run that ends mid-deferral is not credited with data it never posted."""
+    head = BlockID((L1_START + step).to_bytes(8, "big") * 4, L1_START + step)
+    blob_fee, base_fee = trace.blob_base_fee[step], trace.base_fee[step]
+    sent = [blobs for _, blobs in in_flight]
+    force = True
+    while (r := mgr.tx_data(head, force_publish=force)).tx is not None:
+        force = False
+        sent.append(len(r.tx.blob_payloads))
+        res.txs += 1
+        res.blobs += len(r.tx.blob_payloads)
+    res.fees_wei += sum(b * GAS_PER_BLOB * blob_fee + TX_GAS * base_fee for b in sent)
 
 
 def _lag(res: SimResult, lag: int, step: int) -> tuple[int, int]:
@@ -227,7 +252,8 @@ def run_fee_bench(quick: bool) -> list[FeeBenchRow]:
     plus the max delay (the most fee-aware posting may add by design)."""
     steps = 150 if quick else 900
     factory = TxFactory(templates_per_kind=4 if quick else 8)
-    blocks = synthetic_blocks(factory, (steps + 1) * L2_PER_L1, txs_per_block=(4, 16), start=1)
+    blocks = synthetic_blocks(factory, steps * L2_PER_L1, txs_per_block=(4, 16), start=1)
+    steps += TAIL_STEPS
     policy = FeePolicyConfig(enabled=True, max_delay=600.0, short_window=3, long_window=48, threshold=0.25)
     sim = SimConfig()
     rows = []
