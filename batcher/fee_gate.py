@@ -151,7 +151,7 @@ class FeeGate:
                 return self._last[1].sends
             # nothing waited at this head's first look; blocks loaded since must be judged now
         else:
-            await self._sample(header, blob_base_fee)
+            await self._sample(header, blob_base_fee, need_blob_fee=mgr.default_config.use_blobs)
         cfg = mgr.default_config
         work = pending_work(
             mgr.blocks,
@@ -169,8 +169,11 @@ class FeeGate:
             self._log(d, header.number)  # steady sending is not logged every L1 block
         return d.sends
 
-    async def _sample(self, header: Header, blob_base_fee: int | None) -> None:
-        """Add this head's fees; a failed blob-fee read reuses the last value (logged)."""
+    async def _sample(self, header: Header, blob_base_fee: int | None, *, need_blob_fee: bool) -> None:
+        """Add this head's fees; a failed blob-fee read reuses the last value (logged). Calldata posting
+        only watches the head's base fee, so the blob fee is not read for it."""
+        if blob_base_fee is None and not need_blob_fee:
+            blob_base_fee = self._last_blob_fee
         if blob_base_fee is None:
             try:
                 blob_base_fee = await self._blob_base_fee()

@@ -216,17 +216,19 @@ def header(n: int, base_fee: int = GWEI) -> Header:
 
 
 def test_the_gate_decides_once_per_l1_head_and_records_metrics():
-    """A spike in the blob fee read by the gate defers (metrics: decision, deferred bytes); a repeat call on
-    the same head reuses the decision without another fee read."""
+    """Blob posting: a spike in the blob fee the gate reads defers (metrics: decision, deferred bytes); a
+    repeat call on the same head reuses the decision without another fee read."""
+    from tests.test_batcher_channel import calldata_config
+
     metrics = new_batcher_metrics(process_collectors=False)
     reads: list[int] = []
-    fees = iter([GWEI] * 8 + [40 * GWEI, 40 * GWEI])
+    fees = iter([GWEI] * 8 + [40 * GWEI])
 
     async def blob_fee() -> int:
         reads.append(1)
         return next(fees)
 
-    m, _ = manager()
+    m, _ = manager(calldata_config(use_blobs=True))
     load(m, make_chain(7))
     gate = FeeGate(CFG, metrics=metrics.fee_aware, blob_base_fee=blob_fee)
 
@@ -236,23 +238,31 @@ def test_the_gate_decides_once_per_l1_head_and_records_metrics():
         out.append(await gate.allow(header(8), m))
         return out
 
-    # calldata manager: the base fee counts, so spike the base fee on the 9th head instead
-    answers = asyncio.run(run())
-    assert answers[:8] == [True] * 8 and len(reads) == 9  # one read per head, none for the repeat
+    assert asyncio.run(run()) == [True] * 8 + [False, False]
+    assert len(reads) == 9  # one read per head, none for the repeat
     reg = metrics.factory.registry
-    assert reg.get_sample_value("op_batcher_default_fee_aware_decisions_total", {"decision": "send"}) >= 8
+    assert reg.get_sample_value("op_batcher_default_fee_aware_decisions_total", {"decision": "send"}) == 8
+    assert reg.get_sample_value("op_batcher_default_fee_aware_decisions_total", {"decision": "defer"}) == 1
+    assert reg.get_sample_value("op_batcher_default_fee_aware_deferred_bytes") == 2100
 
-    gate2 = FeeGate(CFG, metrics=metrics.fee_aware, blob_base_fee=blob_fee)
+
+def test_calldata_posting_reads_no_blob_fee_and_watches_the_head_base_fee():
+    metrics = new_batcher_metrics(process_collectors=False)
+    reads: list[int] = []
+
+    async def blob_fee() -> int:
+        reads.append(1)
+        return GWEI
+
+    m, _ = manager()
+    load(m, make_chain(7))
+    gate = FeeGate(CFG, metrics=metrics.fee_aware, blob_base_fee=blob_fee)
 
     async def spike() -> list[bool]:
-        return [
-            await gate2.allow(header(n, GWEI if n < 8 else 40 * GWEI), m, blob_base_fee=GWEI)
-            for n in range(10)
-        ]
+        return [await gate.allow(header(n, GWEI if n < 8 else 40 * GWEI), m) for n in range(9)]
 
-    assert asyncio.run(spike())[-1] is False
-    assert reg.get_sample_value("op_batcher_default_fee_aware_decisions_total", {"decision": "defer"}) >= 1
-    assert reg.get_sample_value("op_batcher_default_fee_aware_deferred_bytes") == 2100
+    assert asyncio.run(spike()) == [True] * 8 + [False]
+    assert reads == []
 
 
 # ---- flags -------------------------------------------------------------------------------------
@@ -334,17 +344,19 @@ def test_a_head_first_seen_with_nothing_waiting_is_judged_again_once_blocks_arri
 
     async def blob_fee() -> int:
         reads.append(1)
-        return GWEI
+        return GWEI if len(reads) <= 8 else 40 * GWEI
 
-    m, _ = manager()
+    from tests.test_batcher_channel import calldata_config
+
+    m, _ = manager(calldata_config(use_blobs=True))
     gate = FeeGate(CFG, metrics=metrics.fee_aware, blob_base_fee=blob_fee)
 
     async def run() -> tuple[bool, bool]:
         for n in range(8):
             await gate.allow(header(n), m)
-        idle = await gate.allow(header(8, 40 * GWEI), m)  # calldata: the base fee spikes
+        idle = await gate.allow(header(8), m)  # the blob fee spikes
         load(m, make_chain(3))
-        return idle, await gate.allow(header(8, 40 * GWEI), m)
+        return idle, await gate.allow(header(8), m)
 
     assert asyncio.run(run()) == (True, False)
     assert len(reads) == 9  # the fees of head 8 were read once
