@@ -50,6 +50,7 @@ from batcher.channel_events import ChannelEventReporter
 from batcher.channel_manager import ChannelManager
 from batcher.clients import L1Like, L2Endpoints, TxManagerLike
 from batcher.driver_config import DriverConfig
+from batcher.fee_gate import FeeGate
 from batcher.metrics import BatcherMetrics
 from batcher.publisher import TxDataRequest, altda_tx_candidate, next_tx_data, tx_candidate
 from batcher.throttle import ThrottleController, ThrottleParams
@@ -139,6 +140,7 @@ class BatchDriver:
             metrics=metrics,
             call=throttle_call,
             close_app=self._close_app,
+            blob_fee=self._blob_base_fee,
         )
         self.loader = BlockLoader(
             cfg,
@@ -153,6 +155,11 @@ class BatchDriver:
             stop_event=lambda: self._stopping,
         )
         self.events = ChannelEventReporter(manager, metrics, rollup)
+        self.fee_gate: FeeGate | None = None
+        if cfg.fee_aware.enabled:  # fee-aware posting (batcher/fee_gate.py), our addition
+            self.fee_gate = FeeGate(
+                cfg.fee_aware, metrics=metrics.fee_aware, blob_base_fee=self._blob_base_fee
+            )
         metrics.set_pending_da_source(lambda: float(self.mgr.pending_da_bytes))
         self._inbox: asyncio.Queue[_Msg] = asyncio.Queue()
         self._receipts: asyncio.Queue[TxReceipt[TxID]] = asyncio.Queue()
@@ -361,6 +368,12 @@ class BatchDriver:
             return 0
         self.metrics.record_latest_l1(header.number, header.timestamp, header.hash)
         prices = await self._gas_prices() if self.cfg.is_auto_da else None
+        # ---- fee-aware posting (our addition): hold tx data back while L1 fees spike; a flush never waits
+        if self.fee_gate is not None and not force:
+            blob_fee = prices.blob_base_fee if prices is not None else None
+            if not await self.fee_gate.allow(header, self.mgr, blob_base_fee=blob_fee):
+                return 0
+        # ---- end fee-aware posting
         queued = 0
         while self._can_send():
             req = TxDataRequest(
@@ -393,6 +406,10 @@ class BatchDriver:
             log.warn("Error querying gas prices, returning last config", err=str(exc))
             return None
         return GasPriceCaps(tip_cap=s.tip, base_fee=s.base_fee, blob_base_fee=s.blob_base_fee)
+
+    async def _blob_base_fee(self) -> int:
+        """The blob base fee as the tx manager reads it (``eth_blobBaseFee``), for the fee gate."""
+        return int((await self.txmgr.suggest_gas_price_caps()).blob_base_fee)
 
     async def _queue_tx(self, tx: TxData) -> None:
         inbox = self.rollup.batch_inbox_address

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from batcher.fee_policy import FeePolicyConfig
 from batcher.throttle import ControllerType, PIDConfig, ThrottleConfig
 
 
@@ -25,3 +26,5 @@ class DriverConfig:
     clear_retry_interval: float = 5.0
     drain_timeout: float = 30.0
     """Seconds a graceful stop waits for in-flight txs before abandoning them."""
+    fee_aware: FeePolicyConfig = field(default_factory=FeePolicyConfig)
+    """``--fee-aware.*`` (our addition): off by default, then publishing is Go's."""

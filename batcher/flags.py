@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from batcher.channel_config import COMPRESSION_ALGOS, COMPRESSORS
+from batcher.fee_gate import fee_aware_flags, read_fee_aware_config
+from batcher.fee_policy import FeePolicyConfig, FeePolicyError
 from batcher.throttle import CONTROLLER_TYPES, ControllerType, PIDConfig, ThrottleConfig, ThrottleError
 from common.rpc.client import DEFAULT_MAX_RESPONSE_BYTES
 from common.rpc.errors import redact_url
@@ -460,6 +462,28 @@ def _addition_flags() -> tuple[Flag, ...]:
     )
 
 
+def _throttle_fee_flags() -> tuple[Flag, ...]:
+    """The blob-fee input of the throttle controllers (Python addition, see ``batcher/throttle.py``)."""
+    return (
+        Flag(
+            "throttle.blob-fee-floor",
+            FlagKind.UINT,
+            f"{PYTHON_ADDITION} Blob base fee (wei) at or below which blob space counts as plentiful and "
+            "the throttle intensity is scaled by throttle.blob-fee-floor-scale. 0 disables this input.",
+            default=0,
+            env=_env("THROTTLE_BLOB_FEE_FLOOR"),
+        ),
+        Flag(
+            "throttle.blob-fee-floor-scale",
+            FlagKind.FLOAT,
+            f"{PYTHON_ADDITION} Multiplier (0..1) of the throttle intensity while the blob base fee is at "
+            "or below throttle.blob-fee-floor.",
+            default=ThrottleConfig().blob_fee_floor_scale,
+            env=_env("THROTTLE_BLOB_FEE_FLOOR_SCALE"),
+        ),
+    )
+
+
 def _check_beacon_url(url: str) -> None:
     """--l1-beacon must be an http(s) URL with a host (the value is not echoed: it may hold a key)."""
     if not url:
@@ -485,6 +509,8 @@ def batcher_flags() -> tuple[Flag, ...]:
         *txmgr_flags(ENV_PREFIX, with_blob_tip_cap=True),
         *_altda_flags(),
         *_addition_flags(),
+        *_throttle_fee_flags(),
+        *fee_aware_flags(ENV_PREFIX),
     )
 
 
@@ -578,6 +604,8 @@ class BatcherConfig:
     """``--l1-beacon`` (Python addition): beacon API URL for restart recovery's blob reads; empty = none."""
     max_rpc_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     """``--max-rpc-response-bytes`` (Python addition): the RPC clients' response-body cap."""
+    fee_aware: FeePolicyConfig = field(default_factory=FeePolicyConfig)
+    """``--fee-aware.*`` (Python addition): fee-aware posting, off by default."""
     unknown_env: tuple[str, ...] = ()
     """``OP_BATCHER_*`` env names no flag declares; the service logs WARN ``Unknown env var`` for each."""
 
@@ -617,6 +645,8 @@ def _read(parsed: ParsedFlags) -> BatcherConfig:
             tx_size_upper_limit=g.get_int("throttle.tx-size-upper-limit"),
             block_size_lower_limit=g.get_int("throttle.block-size-lower-limit"),
             block_size_upper_limit=g.get_int("throttle.block-size-upper-limit"),
+            blob_fee_floor=g.get_int("throttle.blob-fee-floor"),
+            blob_fee_floor_scale=g.get_float("throttle.blob-fee-floor-scale"),
         ),
         throttle_controller_type=g.get_str("throttle.controller-type"),
         throttle_additional_endpoints=g.get_list("throttle.additional-endpoints"),
@@ -644,6 +674,7 @@ def _read(parsed: ParsedFlags) -> BatcherConfig:
         ),
         l1_beacon=g.get_str("l1-beacon"),
         max_rpc_response_bytes=g.get_int("max-rpc-response-bytes"),
+        fee_aware=read_fee_aware_config(parsed),
         unknown_env=parsed.unknown_env,
     )
 
@@ -691,6 +722,11 @@ def check_batcher_config(cfg: BatcherConfig, parsed: ParsedFlags) -> None:
     _check_beacon_url(cfg.l1_beacon)
     if (cap := cfg.max_rpc_response_bytes) < MIN_RPC_RESPONSE_BYTES:
         raise ValueError(f"--max-rpc-response-bytes must be at least {MIN_RPC_RESPONSE_BYTES}, got {cap}")
+    if cfg.fee_aware.enabled:
+        try:
+            cfg.fee_aware.check()
+        except FeePolicyError as exc:
+            raise ValueError(str(exc)) from None
     parsed.check_numbers()
 
 

@@ -16,6 +16,8 @@ and buckets are kept as dashboards expect them. Additions (not in Go):
 * ``channels_recovered_total`` / ``blocks_recovered_total``: restart recovery from the batcher's own L1 txs.
 * ``altda_requests_total{method,result}``, ``altda_read_back_failures_total``, ``altda_requests_in_flight``:
   Alt-DA server requests (:mod:`batcher.altda`).
+* ``fee_aware_*``: fee-aware posting (``--fee-aware.enabled``): decisions, deferred bytes, time deferred and
+  the fee saved estimate (:mod:`batcher.fee_gate`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections.abc import Callable
 
 from batcher.altda import AltDAMetrics
 from batcher.channel import CloseReason
+from batcher.fee_gate import FeeAwareMetrics
 from common.derive.block_ref import BlockID
 from common.service.metrics import Factory, MetricDoc, RefMetrics, ServiceMetrics, new_registry
 from common.txmgr.metrics import TxMetrics
@@ -171,6 +174,7 @@ class BatcherMetrics(ServiceMetrics):
             "blocks_recovered_total", "L2 blocks found batched on L1 at startup and not posted again"
         )
         self.altda = AltDAMetrics(f)
+        self.fee_aware = FeeAwareMetrics(f)
         self.txmgr = TxMetrics.from_factory(factory)
 
     # ---- refs --------------------------------------------------------------------------------------

@@ -204,6 +204,7 @@ class BatcherService:
                 throttle_controller=controller,
                 pid=cfg.pid,
                 throttle_endpoints=cfg.throttle_endpoints,
+                fee_aware=cfg.fee_aware,
             ),
             rollup=rollup,
             l1=self.l1,

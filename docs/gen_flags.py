@@ -67,6 +67,18 @@ BATCHER_NOTES: Mapping[str, str] = {
     "max-rpc-response-bytes": "Python addition (Go reads any body size). A bigger body fails the call "
     "(`response larger than N bytes`, naming endpoint and method) after reading at most N bytes; the "
     "op-proposer uses the same default cap.",
+    **{
+        f"throttle.{n}": "Python addition (Go's controllers ignore the blob fee, optimism#18150). While the "
+        "blob base fee is at or below the floor, the intensity of any controller is scaled; see "
+        "operations.md, Fee-aware posting and throttling."
+        for n in ("blob-fee-floor", "blob-fee-floor-scale")
+    },
+    **{
+        f"fee-aware.{n}": "Python addition (no OP batcher defers for fees). Off unless "
+        "`--fee-aware.enabled`; never defers past the max delay or the sequencing-window deadline, nor "
+        "mid-channel; see operations.md, Fee-aware posting and throttling."
+        for n in ("enabled", "max-delay", "short-window", "long-window", "threshold", "min-fee")
+    },
 }
 
 SHADOW_NOTES: Mapping[str, str] = {
