@@ -62,6 +62,13 @@ BATCHER_NOTES: Mapping[str, str] = {
     "max-rpc-response-bytes": "Python addition (Go reads any body size). A bigger body fails the call "
     "(`response larger than N bytes`, naming endpoint and method) after reading at most N bytes; the "
     "op-proposer uses the same default cap.",
+    "blob-sharing": "Python addition (Go sends each channel's last blob partly empty). Off by default; "
+    "Holocene accepts the next channel's frame 0 after a closing frame. A failed shared tx resends both "
+    "channels in order. Counted by `blobs_shared_total`.",
+    "blob-sharing-max-wait": "Python addition. The added safe-head lag of a shared blob is at most this.",
+    "adaptive-compression": "Python addition (Go uses one quality). Each channel's quality is the "
+    "`compression_quality` field of `Channel closed` and the `channel_compression_quality` metric.",
+    "adaptive-compression-headroom": "Python addition.",
 }
 
 PROPOSER_NOTES: Mapping[str, str] = {
