@@ -1,0 +1,205 @@
+"""Blob sharing (``--blob-sharing``): a channel's last blob also carries the next channel's frame 0.
+
+Real components: the real channel manager with real span channel outs (zlib, so the test is quick) over
+the real OP Mainnet blocks of ``vectors/kona/batch.hex``; every blob sent is read back by the real
+channel bank under Holocene rules (the derivation stand-in's and ``op-batcher decode``'s assembler) and
+decoded to the blocks that went in. Blob frames are 20 KB here instead of 130 KB so channels are small
+and many; nothing in the sharing logic depends on the frame size.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import pytest
+
+from batcher.bench import bench_rollup_config, kona_blocks
+from batcher.blob_sharing import BlobSharing, BlobSharingError
+from batcher.channel import TxData
+from batcher.channel_config import ChannelConfig, ChannelConfigs, DAConfigSelector, DAType
+from batcher.channel_manager import ChannelFullySubmitted, ChannelManager
+from batcher.recovery import verify_channel
+from common.derive.block_ref import BlockID
+from common.derive.channel_bank import BatcherTx, ChannelBank, ChannelBankRules, DropReason
+from common.derive.frame import FRAME_OVERHEAD, Frame, encode_tx_data, parse_frames
+from common.derive.l2_block import BlockInput
+from common.derive.rollup_config import RollupConfig
+
+FRAME = 20_000
+MAX_WAIT = 30.0
+
+
+@pytest.fixture(scope="module")
+def blocks() -> list[BlockInput]:
+    got = kona_blocks()
+    assert got, "vectors/kona/batch.hex is missing"
+    return got
+
+
+@pytest.fixture(scope="module")
+def rollup() -> RollupConfig:
+    return dataclasses.replace(bench_rollup_config(), l2_chain_id=10, genesis_l2_time=0)
+
+
+def config(target_frames: int = 2) -> ChannelConfig:
+    return ChannelConfig(
+        seq_window_size=3600,
+        channel_timeout=300,
+        max_channel_duration=0,
+        sub_safety_margin=10,
+        max_frame_size=FRAME,
+        target_num_frames=target_frames,
+        use_blobs=True,
+        batch_type=1,
+        compression_algo="zlib",
+    )
+
+
+def manager(rollup: RollupConfig, sharing: BlobSharing | None, target_frames: int = 2) -> ChannelManager:
+    selector = DAConfigSelector(ChannelConfigs(DAType.BLOBS, config(target_frames)))
+    return ChannelManager(rollup, selector, blob_sharing=sharing)
+
+
+def l1(n: int) -> BlockID:
+    return BlockID(n.to_bytes(32, "big"), n)
+
+
+def drain(m: ChannelManager, now: float, **kw: object) -> list[TxData]:
+    out = []
+    while (r := m.tx_data(l1(100), now=now, **kw)).tx is not None:  # type: ignore[arg-type]
+        out.append(r.tx)
+    return out
+
+
+def send_all(m: ChannelManager, blocks: Sequence[BlockInput]) -> list[TxData]:
+    """Load every block and drain: sharing waits at the end (no next channel), then the wait expires,
+    then a flush closes the last channel."""
+    for b in blocks:
+        m.add_l2_block(b)
+    txs = drain(m, 0.0)
+    txs += drain(m, MAX_WAIT - 0.1)
+    txs += drain(m, MAX_WAIT + 0.1)
+    txs += drain(m, MAX_WAIT + 1, force_publish=True)
+    return txs
+
+
+def derive(txs: Sequence[TxData], rollup: RollupConfig, blocks: Sequence[BlockInput]) -> int:
+    """Feed every blob, in order, to a Holocene channel bank; check nothing is dropped and the channels
+    decode back to exactly ``blocks``. Returns the number of channels."""
+    bank = ChannelBank(ChannelBankRules.from_rollup(rollup))
+    channels = []
+    for i, tx in enumerate(txs):
+        for payload in tx.blob_payloads:
+            channels += bank.ingest(BatcherTx(1000 + i, 10_000 + 12 * i, payload, f"tx{i}"))
+    assert not bank.dropped_frames and not bank.dropped_channels and not bank.tx_errors
+    assert not bank.pending()
+    start = 0
+    for ch in channels:
+        frames = [rf.frame for rf in ch.frames]
+        n = next(
+            k
+            for k in range(1, len(blocks) - start + 1)
+            if verify_channel(frames, blocks[start : start + k], rollup) is None
+        )
+        start += n
+    assert start == len(blocks)
+    return len(channels)
+
+
+def test_settings_are_checked_and_tiny_rooms_are_not_worth_a_wait():
+    with pytest.raises(BlobSharingError, match="--blob-sharing-max-wait"):
+        BlobSharing(-1)
+    s = BlobSharing(5)
+    assert not s.worth_sharing(FRAME_OVERHEAD + s.min_data - 1)
+    assert s.worth_sharing(FRAME_OVERHEAD + s.min_data)
+    assert not s.expired(10.0, 14.9) and s.expired(10.0, 15.0)
+
+
+def test_shared_blobs_are_full_and_derive_back_to_the_same_blocks(blocks, rollup):
+    plain = send_all(manager(rollup, None), blocks)
+    shared = send_all(manager(rollup, BlobSharing(MAX_WAIT)), blocks)
+    assert all(tx.shared is None for tx in plain)
+    n_shared = sum(tx.shared is not None for tx in shared)
+    assert n_shared >= 5
+    n_plain, n_with = derive(plain, rollup, blocks), derive(shared, rollup, blocks)
+    assert n_plain >= 6 and n_with >= 6
+    # Every blob of a shared tx is exactly full; without sharing each channel's last blob is not.
+    for tx in shared:
+        if tx.shared is not None:
+            assert [len(p) for p in tx.blob_payloads] == [FRAME + 1] * len(tx.blob_payloads)
+            last = parse_frames(tx.blob_payloads[-1])
+            assert [f.is_last for f in last] == [True, last[1].is_last] and last[1].number == 0
+    blobs = lambda txs: [len(p) for tx in txs for p in tx.blob_payloads]  # noqa: E731
+    # Only the tail that went alone at the end and the flushed last channel's last blob are not full.
+    assert sum(n < FRAME + 1 for n in blobs(shared)) <= 2
+    assert sum(n < FRAME + 1 for n in blobs(plain)) >= n_plain - 1
+    assert len(blobs(shared)) <= len(blobs(plain))
+
+
+def test_the_wait_is_bounded_then_the_tail_goes_alone(blocks, rollup):
+    m = manager(rollup, BlobSharing(MAX_WAIT))
+    for b in blocks[:40]:  # a few channels; the last one stays open
+        m.add_l2_block(b)
+    first = drain(m, 100.0)
+    assert first and m.holding  # the newest full channel's last tx waits for the open one
+    assert drain(m, 100.0 + MAX_WAIT - 1) == [] and m.holding
+    alone = drain(m, 100.0 + MAX_WAIT)
+    assert len(alone) == 1 and alone[0].shared is None and not m.holding
+    assert parse_frames(alone[0].blob_payloads[-1])[-1].is_last
+    # The open channel, flushed later, starts with a normal-size frame 0.
+    rest = drain(m, 200.0, force_publish=True)
+    assert rest and rest[0].frames[0].number == 0
+    assert rest[0].frames[0].size == FRAME or rest[0].frames[0].is_last
+    derive(first + alone + rest, rollup, blocks[:40])
+
+
+def test_a_failed_shared_tx_requeues_both_channels_in_order(blocks, rollup):
+    m = manager(rollup, BlobSharing(MAX_WAIT))
+    for b in blocks[:60]:
+        m.add_l2_block(b)
+    sent: list[TxData] = []
+    while (r := m.tx_data(l1(100), now=0.0)).tx is not None:
+        sent.append(r.tx)
+        if r.tx.shared is not None:
+            break
+    tx = sent[-1]
+    assert tx.shared is not None
+    m.tx_failed(tx.id)
+    again = m.tx_data(l1(100), now=1.0).tx
+    assert again is not None and again.shared is not None and again.id != tx.id
+    assert again.frames == tx.frames and again.shared.frames == tx.shared.frames
+    assert again.blob_payloads == tx.blob_payloads
+    # Confirming the resent tx completes the first channel and confirms the second's frame 0.
+    events = []
+    for t in sent[:-1] + [again]:
+        events += m.tx_confirmed(t.id, l1(101)).events
+    done = [e for e in events if isinstance(e, ChannelFullySubmitted)]
+    assert done and done[-1].channel_id == tx.frames[0].channel_id
+    nxt = m.tx_data(l1(101), now=1.0).tx
+    assert nxt is not None and nxt.frames[0].channel_id == tx.shared.frames[0].channel_id
+    assert nxt.frames[0].number == 1  # frame 0 already landed with the shared tx
+
+
+def test_holocene_keeps_a_shared_blob_in_order_and_drops_a_misordered_one(rollup):
+    a, b = b"\xaa" * 16, b"\xbb" * 16
+    a0, a1 = Frame(a, 0, b"x" * 10, False), Frame(a, 1, b"y" * 10, True)
+    b0, b1 = Frame(b, 0, b"z" * 10, False), Frame(b, 1, b"w" * 10, True)
+    rules = ChannelBankRules.from_rollup(rollup)
+
+    def run(*txs: bytes) -> tuple[ChannelBank, list[bytes]]:
+        bank = ChannelBank(rules)
+        ready = [c.id for i, t in enumerate(txs) for c in bank.ingest(BatcherTx(10 + i, 100 + i, t))]
+        return bank, ready
+
+    good, ready = run(encode_tx_data([a0]), encode_tx_data([a1, b0]), encode_tx_data([b1]))
+    assert ready == [a, b] and not good.dropped_frames
+    # The next channel's frame 0 before the closing frame: the unclosed channel is discarded (op-node
+    # pruneFrameQueue / ChannelAssembler), and its closing frame then has no channel.
+    bad, ready = run(encode_tx_data([a0]), encode_tx_data([b0, a1]), encode_tx_data([b1]))
+    assert ready == [b]
+    assert [d.reason for d in bad.dropped_channels] == [DropReason.REPLACED]
+    assert [d.frame.frame for d in bad.dropped_frames] == [a1]
+    # A non-first frame of the next channel right after the closing frame is dropped.
+    skip, ready = run(encode_tx_data([a0]), encode_tx_data([a1, b1]))
+    assert ready == [a] and [d.frame.frame for d in skip.dropped_frames] == [b1]
