@@ -172,7 +172,7 @@ def test_a_failed_shared_tx_requeues_both_channels_in_order(blocks, rollup):
     assert again.blob_payloads == tx.blob_payloads
     # Confirming the resent tx completes the first channel and confirms the second's frame 0.
     events = []
-    for t in sent[:-1] + [again]:
+    for t in [*sent[:-1], again]:
         events += m.tx_confirmed(t.id, l1(101)).events
     done = [e for e in events if isinstance(e, ChannelFullySubmitted)]
     assert done and done[-1].channel_id == tx.frames[0].channel_id
