@@ -203,3 +203,37 @@ def test_holocene_keeps_a_shared_blob_in_order_and_drops_a_misordered_one(rollup
     # A non-first frame of the next channel right after the closing frame is dropped.
     skip, ready = run(encode_tx_data([a0]), encode_tx_data([a1, b1]))
     assert ready == [a] and [d.frame.frame for d in skip.dropped_frames] == [b1]
+
+
+@pytest.mark.integration
+def test_shared_blobs_derive_on_the_devnet_after_a_failed_shared_tx(devnet):
+    """The devnet's rollup node (Holocene channel assembler) derives every block from blobs that each
+    carry two channels' frames; the first shared tx "fails" (is never sent) and is requeued with both
+    channels' frames in order. Small frames (600 B) so the devnet's small blocks make many channels."""
+    from devnet.pytest_plugin import batch_up_to_head, l2_block_inputs, post_blobs
+
+    assert batch_up_to_head(devnet) == devnet.sequencer.head.number, devnet.deriver.halted
+    first = devnet.sequencer.head.number + 1
+    devnet.produce_l2_blocks(24)
+    last = devnet.sequencer.head.number
+    cfg = dataclasses.replace(config(), max_frame_size=600)
+    m = ChannelManager(
+        devnet.rollup, DAConfigSelector(ChannelConfigs(DAType.BLOBS, cfg)), blob_sharing=BlobSharing(MAX_WAIT)
+    )
+    for b in l2_block_inputs(devnet, first, last):
+        m.add_l2_block(b)
+    failed = False
+    posted = shared = 0
+    for now, force in ((0.0, False), (MAX_WAIT, False), (MAX_WAIT, True)):
+        while (tx := m.tx_data(l1(1), now=now, force_publish=force).tx) is not None:
+            if tx.shared is not None and not failed:
+                failed = True
+                m.tx_failed(tx.id)
+                continue
+            shared += tx.shared is not None
+            assert all(len(p) <= 601 for p in tx.blob_payloads)
+            assert post_blobs(devnet, tx.blob_payloads)["status"] == "0x1"
+            posted += 1
+    assert failed and shared >= 2 and posted >= 4
+    devnet.derive()
+    assert devnet.deriver.safe.number == last, devnet.deriver.halted
