@@ -237,3 +237,33 @@ def test_shared_blobs_derive_on_the_devnet_after_a_failed_shared_tx(devnet):
     assert failed and shared >= 2 and posted >= 4
     devnet.derive()
     assert devnet.deriver.safe.number == last, devnet.deriver.halted
+
+
+def test_op_batcher_decode_reads_shared_blobs_and_reports_a_misordered_one(blocks, rollup, tmp_path, capsys):
+    """``op-batcher decode`` on the blob files: every channel of shared blobs is complete and the blocks
+    come back in order; swapping the two frames of a shared blob gets the older channel dropped."""
+    import json
+
+    from batcher.decode import main
+    from common.derive.blob import encode_blob
+
+    txs = send_all(manager(rollup, BlobSharing(MAX_WAIT)), blocks[:50])
+    assert any(tx.shared is not None for tx in txs)
+    payloads = [p for tx in txs for p in tx.blob_payloads]
+    args = []
+    for i, p in enumerate(payloads):
+        (tmp_path / f"{i}.hex").write_text(encode_blob(p).hex())
+        args += ["--blob", str(tmp_path / f"{i}.hex")]
+    chain = ["--l2-genesis-time", "0", "--l2-block-time", "2", "--l2-chain-id", "10", "--compact"]
+    assert main(args + chain) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert {c["status"] for c in report["channels"]} == {"complete"}
+    assert [b["timestamp"] for b in report["blocks"]] == [b.timestamp for b in blocks[:50]]
+    # The first shared blob with its two frames swapped: frame 0 of the next channel first.
+    k = next(i for i, p in enumerate(payloads) if len(parse_frames(p)) == 2)
+    a, b = parse_frames(payloads[k])
+    (tmp_path / f"{k}.hex").write_text(encode_blob(encode_tx_data([b, a])).hex())
+    assert main(args + chain) != 0
+    report = json.loads(capsys.readouterr().out)
+    statuses = {c["id"]: c["status"] for c in report["channels"]}
+    assert statuses[a.channel_id.hex()] == "replaced" and statuses[b.channel_id.hex()] == "complete"
