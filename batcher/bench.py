@@ -719,9 +719,9 @@ def _decodes_back(runs: Sequence[ChannelRun], blocks: Sequence[BlockInput], chai
 def bench_real_blocks(rollup: RollupConfig, quick: bool, long: bool = False) -> list[Row]:
     """Fill, bytes and CPU of span channels built from real blocks, at 1, 2, 3 and 6-blob targets.
 
-    The real channel manager, alone (the learned tail guard), with blob sharing, with adaptive
-    compression quality and with both (``batcher/bench_fill.py``), cold and warm. ``long`` adds the
-    channel outs alone with the learned tail guard against the fixed one it replaced. Cold: a fresh
+    The real channel manager, alone (the learned tail guard), with blob sharing and with adaptive
+    compression quality (``batcher/bench_fill.py``), cold and warm. ``long`` adds both together, and
+    the channel outs alone with the learned tail guard against the fixed one it replaced. Cold: a fresh
     calibration (a restart). Warm: the calibration of a first pass over the same blocks.
     """
     from batcher import bench_fill
@@ -740,7 +740,7 @@ def bench_real_blocks(rollup: RollupConfig, quick: bool, long: bool = False) -> 
         )
     ]
     targets = (1,) if quick else REAL_TARGET_BLOBS
-    modes = ("plain", "sharing") if quick else bench_fill.MODES
+    modes = ("plain", "sharing") if quick else bench_fill.MODES if long else bench_fill.DEFAULT_MODES
     for name, value, note in bench_fill.fill_rows("manager", blocks, cfg_rollup, targets, modes):
         rows.append(Row("real-blocks", name, value, note))
     if not long:
@@ -834,7 +834,9 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="op-batcher bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (under 20 s), for tests")
     parser.add_argument(
-        "--long", action="store_true", help="also the channel outs alone, learned vs fixed tail guard"
+        "--long",
+        action="store_true",
+        help="also sharing+adaptive together, and the channel outs alone with the fixed tail guard",
     )
     parser.add_argument(
         "--only-real", action="store_true", help="only the real-block section (fill, sharing, quality)"

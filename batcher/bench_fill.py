@@ -41,6 +41,8 @@ from common.derive.span_batch import SpanBatch
 
 TARGETS = (1, 2, 3, 6)
 MODES = ("plain", "sharing", "adaptive", "sharing+adaptive")
+DEFAULT_MODES = MODES[:3]
+"""Without ``--long``: sharing+adaptive has the fill of sharing and the bytes of adaptive."""
 _L1 = BlockID(b"\x01" * 32, 100)
 
 
@@ -215,11 +217,11 @@ def fill_rows(
                     sharing="sharing" in mode,
                     adaptive=adaptive,
                 )
-                rows.append((f"{name} {n_blobs}-blob {phase} {mode}", *_describe(r)))
+                rows.append((f"{name} {n_blobs}-blob {phase} {mode}", *_describe(r, rollup.block_time)))
     return rows
 
 
-def _describe(r: FillRun) -> tuple[str, str]:
+def _describe(r: FillRun, block_time: int) -> tuple[str, str]:
     fill = (
         f"fill {min(r.fills) * 100:.2f}-{max(r.fills) * 100:.2f} % "
         f"(mean {statistics.mean(r.fills) * 100:.2f})"
@@ -228,8 +230,8 @@ def _describe(r: FillRun) -> tuple[str, str]:
     )
     qs = sorted(set(r.qualities))
     lag = (
-        f"; {r.shared} shared, tail waited {statistics.mean(r.lag_blocks):.1f} blocks "
-        f"(max {max(r.lag_blocks)}) for the next channel"
+        f"; {r.shared} shared, added safe-head lag {statistics.mean(r.lag_blocks) * block_time:.0f} s "
+        f"of L2 time (max {max(r.lag_blocks) * block_time} s) unbounded"
         if r.lag_blocks
         else (f"; {r.shared} shared" if r.shared else "")
     )

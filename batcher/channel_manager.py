@@ -531,7 +531,12 @@ class ChannelManager:
             return False, None
         nxt = self._next_channel(ready)
         if nxt is not None and nxt.frames:
-            fits = nxt.frames[0].size <= room and nxt.has_tx_data() and nxt.pending_frames == len(nxt.frames)
+            fits = (
+                nxt.config.use_blobs
+                and nxt.frames[0].size <= room
+                and nxt.has_tx_data()
+                and nxt.pending_frames == len(nxt.frames)
+            )
             if fits or nxt.first_frame_size != room:
                 self._release_hold(ready)
                 return False, nxt if fits else None
@@ -546,7 +551,13 @@ class ChannelManager:
         if self.pending_blocks > 0 or (self._current is not None and not self._current.is_full):
             self._fill_current(p, l1_head, False, ignore_duration, backlog_blocks)
         nxt = self._next_channel(ready)
-        if nxt is not None and nxt.frames and nxt.frames[0].size <= room and nxt.has_tx_data():
+        if (
+            nxt is not None
+            and nxt.frames
+            and nxt.frames[0].size <= room
+            and nxt.has_tx_data()
+            and nxt.config.use_blobs
+        ):
             self._hold = None
             return False, nxt
         return True, None

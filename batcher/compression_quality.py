@@ -38,6 +38,7 @@ BACKLOG_Q10 = 3.0
 DEFAULT_HEADROOM = 0.5
 """Projected brotli-11 CPU seconds per L2 second must stay under this."""
 _EWMA = 0.3
+_MAX_OPEN = 64
 
 
 class QualityError(ValueError):
@@ -121,6 +122,8 @@ class AdaptiveQuality:
 
     def opened(self, channel_key: int) -> None:
         """A channel with this key (``id(channel)``) was opened: start its CPU reading."""
+        if len(self._opened_at) >= _MAX_OPEN:  # channels dropped without closing: forget the oldest
+            del self._opened_at[next(iter(self._opened_at))]
         self._opened_at[channel_key] = self._clock()
 
     def closed(self, channel_key: int, quality: int | None, input_bytes: int, blocks: int) -> None:

@@ -13,6 +13,8 @@ import dataclasses
 from collections.abc import Sequence
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from batcher.bench import bench_rollup_config, kona_blocks
 from batcher.blob_sharing import BlobSharing, BlobSharingError
@@ -25,6 +27,8 @@ from common.derive.channel_bank import BatcherTx, ChannelBank, ChannelBankRules,
 from common.derive.frame import FRAME_OVERHEAD, Frame, encode_tx_data, parse_frames
 from common.derive.l2_block import BlockInput
 from common.derive.rollup_config import RollupConfig
+from tests.test_batcher_channel import FakeChannelOut, make_chain
+from tests.test_channel_manager import ROLLUP
 
 FRAME = 20_000
 MAX_WAIT = 30.0
@@ -267,3 +271,60 @@ def test_op_batcher_decode_reads_shared_blobs_and_reports_a_misordered_one(block
     report = json.loads(capsys.readouterr().out)
     statuses = {c["id"]: c["status"] for c in report["channels"]}
     assert statuses[a.channel_id.hex()] == "replaced" and statuses[b.channel_id.hex()] == "complete"
+
+
+# ---- property: any channel sizes, frames per tx and failures derive back in order ---------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sizes=st.lists(st.integers(50, 2500), min_size=2, max_size=40),
+    frames=st.integers(1, 3),
+    fail_every=st.integers(0, 4),
+)
+def test_any_mix_of_sizes_and_failures_derives_every_channel_in_order(sizes, frames, fail_every):
+    """FakeChannelOut (exact sizes, tests/test_batcher_channel.py) in the real manager: the txs that
+    did not fail, read in order by the Holocene assembler, complete every channel with nothing dropped,
+    and every blob but the last two (the tail that went alone at the end, the flushed channel) is full
+    or ends with a whole small channel."""
+    cfg = dataclasses.replace(config(frames), max_frame_size=1000)
+
+    def factory(c: ChannelConfig, r: RollupConfig, cid: bytes) -> FakeChannelOut:
+        return FakeChannelOut(c.target_output_size, cid)
+
+    m = ChannelManager(
+        ROLLUP,
+        DAConfigSelector(ChannelConfigs(DAType.BLOBS, cfg)),
+        channel_out_factory=factory,
+        blob_sharing=BlobSharing(MAX_WAIT),
+    )
+    chain = [dataclasses.replace(b, da_size_estimate=s) for b, s in zip(make_chain(len(sizes)), sizes)]
+    for b in chain:
+        m.add_l2_block(b)
+    landed: list[TxData] = []
+    n = 0
+    for now, force in ((0.0, False), (MAX_WAIT, False), (MAX_WAIT, True)):
+        while (tx := m.tx_data(l1(100), now=now, force_publish=force).tx) is not None:
+            n += 1
+            if fail_every and n % fail_every == 0:
+                m.tx_failed(tx.id)
+                continue
+            landed.append(tx)
+            m.tx_confirmed(tx.id, l1(101))
+    bank = ChannelBank(ChannelBankRules.from_rollup(ROLLUP))
+    done = []
+    for i, tx in enumerate(landed):
+        for p in tx.blob_payloads:
+            assert len(p) <= 1001
+            done += bank.ingest(BatcherTx(10 + i, 100 + i, p))
+    assert not bank.dropped_frames and not bank.dropped_channels and not bank.pending()
+    assert [c.id for c in done] == [c.id for c in m.channels]
+    assert all(c.is_fully_submitted for c in m.channels)
+    assert b"".join(c.data for c in done) == b"".join(
+        (b.hash * (b.da_size_estimate // 32 + 1))[: b.da_size_estimate] for b in chain
+    )
+    # Full, unless the next channel was so small it fit whole into the shared room (sharing pairs two
+    # channels per blob, it does not chain a third).
+    for p in [p for tx in landed for p in tx.blob_payloads][:-2]:
+        f = parse_frames(p)
+        assert len(p) == 1001 or (len(f) == 2 and f[1].number == 0 and f[1].is_last), f
