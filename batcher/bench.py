@@ -15,8 +15,11 @@ Reported (``--quick`` shrinks every size so the whole run stays well under 20 s)
 * compressed size and CPU of full channels relative to one-shot brotli-10 of the same content,
 * blob fill of full 6-blob channels (130,043-byte frames),
 * peak RSS of a child process draining a 1000-block backlog,
-* real OP Mainnet blocks (``vectors/kona/batch.hex``) in 1, 2, 3 and 6-blob span channels, cold and warm:
-  fill, bytes against one-shot brotli-10/11, CPU against one-shot, and that every channel decodes back.
+* real OP Mainnet blocks (``vectors/kona/batch.hex``) through the real channel manager in 1, 2, 3 and
+  6-blob span channels, cold and warm, alone, with blob sharing and with adaptive compression quality
+  (``--long``: both together, and the fixed tail guard): fill of every full blob, bytes against one-shot
+  brotli-10/11, CPU against one-shot at each channel's quality, the safe-head lag sharing adds, and that
+  every blob, read back by the Holocene assembler, decodes to the same blocks (``batcher/bench_fill.py``).
 """
 
 from __future__ import annotations
