@@ -87,3 +87,24 @@ def test_manager_compresses_at_11_when_keeping_up_and_falls_back_with_the_backlo
     assert {c.compression_algo for c in closed[n + 1 :]} == {"brotli-9"}
     assert policy.last is not None and policy.last.quality == 9
     assert policy.load(11) is not None and policy.load(9) is not None
+
+
+def test_flags_env_and_bad_values_name_the_flag():
+    """--blob-sharing / --adaptive-compression: off by default, set by flag or OP_BATCHER_* env,
+    bad values rejected with the flag's name."""
+    from batcher.flags import parse_batcher_args
+    from common.service.flags import ConfigError
+
+    base = ["--l1-eth-rpc=http://l1", "--l2-eth-rpc=http://l2", "--rollup-rpc=http://rn"]
+    cfg = parse_batcher_args(base, {})
+    assert not cfg.blob_sharing and cfg.blob_sharing_max_wait == 60.0 and not cfg.adaptive_compression
+    cfg = parse_batcher_args(
+        [*base, "--blob-sharing", "--blob-sharing-max-wait=12s", "--compression-algo=brotli-10"],
+        {"OP_BATCHER_ADAPTIVE_COMPRESSION": "true", "OP_BATCHER_ADAPTIVE_COMPRESSION_HEADROOM": "0.25"},
+    )
+    assert cfg.blob_sharing and cfg.blob_sharing_max_wait == 12.0
+    assert cfg.adaptive_compression and cfg.adaptive_compression_headroom == 0.25
+    with pytest.raises(ConfigError, match="--adaptive-compression needs a brotli --compression-algo"):
+        parse_batcher_args([*base, "--adaptive-compression"], {})
+    with pytest.raises(ConfigError, match="--adaptive-compression-headroom must be > 0"):
+        parse_batcher_args([*base, "--adaptive-compression-headroom=0"], {})
