@@ -543,6 +543,9 @@ class ChannelManager:
         hold = self._hold
         if hold is None or hold.channel_id != ready.id:
             hold = self._hold = SharingHold(ready.id, now, room)
+            # N's tail will go out (shared or alone): the next channel's max duration counts from it,
+            # not from an older channel, or it would close at once with a block or two.
+            self._note_submitted(ready)
         if sharing.expired(hold.since, now):
             self._release_hold(ready)
             return False, None

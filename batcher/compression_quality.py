@@ -90,6 +90,7 @@ class AdaptiveQuality:
         self._cpu_per_byte: dict[int, float] = {}
         self._bytes_per_l2_second: float | None = None
         self._blocks_per_channel = 0
+        """Smoothed blocks per closed channel: the unit of backlog."""
         self._opened_at: dict[int, float] = {}
         self.last: QualityChoice | None = None
 
@@ -131,7 +132,7 @@ class AdaptiveQuality:
         start = self._opened_at.pop(channel_key, None)
         if blocks <= 0 or input_bytes <= 0:
             return
-        self._blocks_per_channel = blocks
+        self._blocks_per_channel = round(_ewma(self._blocks_per_channel or None, blocks))
         rate = input_bytes / (blocks * self.block_time)
         self._bytes_per_l2_second = _ewma(self._bytes_per_l2_second, rate)
         if start is None or quality is None:
