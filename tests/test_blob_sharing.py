@@ -134,7 +134,10 @@ def test_shared_blobs_are_full_and_derive_back_to_the_same_blocks(blocks, rollup
             assert [len(p) for p in tx.blob_payloads] == [FRAME + 1] * len(tx.blob_payloads)
             last = parse_frames(tx.blob_payloads[-1])
             assert [f.is_last for f in last] == [True, last[1].is_last] and last[1].number == 0
-    blobs = lambda txs: [len(p) for tx in txs for p in tx.blob_payloads]  # noqa: E731
+
+    def blobs(txs: list[TxData]) -> list[int]:
+        return [len(p) for tx in txs for p in tx.blob_payloads]
+
     # Only the tail that went alone at the end and the flushed last channel's last blob are not full.
     assert sum(n < FRAME + 1 for n in blobs(shared)) <= 2
     assert sum(n < FRAME + 1 for n in blobs(plain)) >= n_plain - 1
@@ -175,7 +178,7 @@ def test_a_failed_shared_tx_requeues_both_channels_in_order(blocks, rollup):
     assert again.frames == tx.frames and again.shared.frames == tx.shared.frames
     assert again.blob_payloads == tx.blob_payloads
     # Confirming the resent tx completes the first channel and confirms the second's frame 0.
-    events = []
+    events: list[object] = []
     for t in [*sent[:-1], again]:
         events += m.tx_confirmed(t.id, l1(101)).events
     done = [e for e in events if isinstance(e, ChannelFullySubmitted)]
@@ -334,3 +337,23 @@ def test_any_mix_of_sizes_and_failures_derives_every_channel_in_order(sizes, fra
         f = parse_frames(p)
         too_small = not BlobSharing(MAX_WAIT).worth_sharing(1001 - len(p))  # not worth a wait
         assert len(p) == 1001 or too_small or (len(f) == 2 and f[1].number == 0 and f[1].is_last), f
+
+
+def test_the_next_channel_gets_its_full_duration_while_the_tail_waits():
+    """A held tail counts as submitted: the next channel's max-duration deadline runs from the held
+    channel's newest L1 origin, so it does not close at once with a single block."""
+    cfg = dataclasses.replace(config(1), max_frame_size=1000, max_channel_duration=5)
+    m = ChannelManager(
+        ROLLUP,
+        DAConfigSelector(ChannelConfigs(DAType.BLOBS, cfg)),
+        channel_out_factory=lambda c, r, cid: FakeChannelOut(c.target_output_size, cid),
+        blob_sharing=BlobSharing(MAX_WAIT),
+    )
+    chain = make_chain(3, size=400, origin_base=100)
+    for b in chain:
+        m.add_l2_block(b)
+    assert m.tx_data(l1(104), now=0.0).tx is None and m.holding
+    cur = m.current_channel
+    assert cur is not None and not cur.is_full and len(cur.blocks) == 1
+    deadline = cur.deadline()
+    assert deadline is not None and deadline[0] == chain[1].l1_origin.number + 5
