@@ -15,8 +15,11 @@ Reported (``--quick`` shrinks every size so the whole run stays well under 20 s)
 * compressed size and CPU of full channels relative to one-shot brotli-10 of the same content,
 * blob fill of full 6-blob channels (130,043-byte frames),
 * peak RSS of a child process draining a 1000-block backlog,
-* real OP Mainnet blocks (``vectors/kona/batch.hex``) in 1, 2, 3 and 6-blob span channels, cold and warm:
-  fill, bytes against one-shot brotli-10/11, CPU against one-shot, and that every channel decodes back.
+* real OP Mainnet blocks (``vectors/kona/batch.hex``) through the real channel manager in 1, 2, 3 and
+  6-blob span channels, cold and warm, alone, with blob sharing and with adaptive compression quality
+  (``--long``: both together, and the fixed tail guard): fill of every full blob, bytes against one-shot
+  brotli-10/11, CPU against one-shot at each channel's quality, the safe-head lag sharing adds, and that
+  every blob, read back by the Holocene assembler, decodes to the same blocks (``batcher/bench_fill.py``).
 
 ``--fees`` runs only the fee simulator instead (:mod:`batcher.fee_sim`): fee-aware posting against
 always-send on blob-fee traces, fees paid and worst safe-head lag.
@@ -719,14 +722,16 @@ def _decodes_back(runs: Sequence[ChannelRun], blocks: Sequence[BlockInput], chai
     return got == [(b.timestamp, b.l1_origin.number, tuple(b.transactions)) for b in blocks]
 
 
-def bench_real_blocks(rollup: RollupConfig, quick: bool) -> list[Row]:
+def bench_real_blocks(rollup: RollupConfig, quick: bool, long: bool = False) -> list[Row]:
     """Fill, bytes and CPU of span channels built from real blocks, at 1, 2, 3 and 6-blob targets.
 
-    Cold: a fresh calibration (a restart). Warm: the calibration of a first pass over the same
-    blocks. Each is measured with the learned tail guard and with the fixed one it replaced, side by
-    side; fill counts every blob of every full channel (a channel can only end on a block boundary,
-    so up to one compressed block per channel stays empty whatever the estimate).
+    The real channel manager, alone (the learned tail guard), with blob sharing and with adaptive
+    compression quality (``batcher/bench_fill.py``), cold and warm. ``long`` adds both together, and
+    the channel outs alone with the learned tail guard against the fixed one it replaced. Cold: a fresh
+    calibration (a restart). Warm: the calibration of a first pass over the same blocks.
     """
+    from batcher import bench_fill
+
     blocks = kona_blocks()
     if not blocks:
         return [Row("real-blocks", "vectors/kona/batch.hex", "missing", str(KONA_VECTOR))]
@@ -740,7 +745,13 @@ def bench_real_blocks(rollup: RollupConfig, quick: bool) -> list[Row]:
             f"{raw / 1e6:.2f} MB of txs",
         )
     ]
-    for n_blobs in (1, 2) if quick else REAL_TARGET_BLOBS:
+    targets = (1,) if quick else REAL_TARGET_BLOBS
+    modes = ("plain", "sharing") if quick else bench_fill.MODES if long else bench_fill.DEFAULT_MODES
+    for name, value, note in bench_fill.fill_rows("manager", blocks, cfg_rollup, targets, modes):
+        rows.append(Row("real-blocks", name, value, note))
+    if not long:
+        return rows
+    for n_blobs in REAL_TARGET_BLOBS:
         target = n_blobs * (BLOB_FRAME_SIZE - FRAME_OVERHEAD)
         cfg = ChannelOutConfig(target, batch_type=1, compression_algo="brotli-10")
         for guard, cal_type in (("learned", CompressionCalibration), ("fixed", FixedTailGuard)):
@@ -803,7 +814,7 @@ def format_table(rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
-def run(quick: bool) -> list[Row]:
+def run(quick: bool, long: bool = False) -> list[Row]:
     rollup = bench_rollup_config()
     factory = TxFactory(templates_per_kind=4 if quick else 12)
     n_blocks = 120 if quick else 3000
@@ -821,7 +832,7 @@ def run(quick: bool) -> list[Row]:
     rows += bench_add_cost(add_cost_block_sets(blocks, factory, quick), rollup)
     rows += bench_full_channels(blocks, rollup, quick)
     rows += bench_rss(quick)
-    rows += bench_real_blocks(rollup, quick)
+    rows += bench_real_blocks(rollup, quick, long)
     return rows
 
 
@@ -831,6 +842,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--fees", action="store_true", help="only the fee simulator: fee-aware posting vs always-send"
     )
+    parser.add_argument(
+        "--long",
+        action="store_true",
+        help="also sharing+adaptive together, and the channel outs alone with the fixed tail guard",
+    )
+    parser.add_argument(
+        "--only-real", action="store_true", help="only the real-block section (fill, sharing, quality)"
+    )
     args = parser.parse_args(argv)
     t0 = time.monotonic()
     if args.fees:  # batcher/fee_sim.py
@@ -839,7 +858,10 @@ def main(argv: list[str]) -> int:
         print(format_fee_table(run_fee_bench(args.quick)))
         print(f"(fee bench took {time.monotonic() - t0:.1f} s)")
         return 0
-    rows = run(args.quick)
+    if args.only_real:
+        rows = bench_real_blocks(bench_rollup_config(), args.quick, args.long)
+    else:
+        rows = run(args.quick, args.long)
     print(format_table(rows))
     print(
         f"(bench took {time.monotonic() - t0:.1f} s; peak RSS of this process "

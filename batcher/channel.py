@@ -128,23 +128,34 @@ class TxData:
     id: TxID
     frames: tuple[Frame, ...]
     as_blob: bool
+    shared: TxData | None = None
+    """Blob sharing (our addition, ``--blob-sharing``): the next channel's first frame(s), the first of
+    which rides in this tx's last blob right after this channel's closing frame (Holocene accepts a new
+    channel's frame 0 after the previous channel's closing frame); further ones get their own blobs."""
 
     @property
     def calldata(self) -> bytes:
         """``0x00 ++ frame`` for a calldata tx (which carries exactly one frame)."""
-        if self.as_blob or len(self.frames) != 1:
+        if self.as_blob or len(self.frames) != 1 or self.shared is not None:
             raise ValueError(f"tx {self.id}: calldata needs exactly one frame, have {len(self.frames)}")
         return bytes([DERIVATION_VERSION_0]) + self.frames[0].encode()
 
     @property
     def blob_payloads(self) -> list[bytes]:
-        """One ``0x00 ++ frame`` payload per blob, in frame order (blob-encode each)."""
-        return [bytes([DERIVATION_VERSION_0]) + f.encode() for f in self.frames]
+        """One ``0x00 ++ frame`` payload per blob, in frame order (blob-encode each); with a shared
+        part, the last blob also carries the next channel's first frame."""
+        payloads = [bytes([DERIVATION_VERSION_0]) + f.encode() for f in self.frames]
+        if self.shared is not None:
+            rest = self.shared.blob_payloads
+            payloads[-1] += rest[0][1:]
+            payloads += rest[1:]
+        return payloads
 
     @property
     def size(self) -> int:
         """Payload bytes (version bytes included), Go txData.Len."""
-        return sum(f.size + 1 for f in self.frames)
+        own = sum(f.size + 1 for f in self.frames)
+        return own + (self.shared.size - 1 if self.shared is not None else 0)
 
 
 class ConfirmOutcome(enum.Enum):
@@ -181,6 +192,8 @@ class Channel:
         self._da_bytes: int | None = 0
         self.rejection: str | None = None
         """Why the channel out refused a block outright (a block too large for any channel)."""
+        self.first_frame_size: int | None = None
+        """Blob sharing: the size frame 0 is cut to, to fill the previous channel's last blob."""
         self._deadlines: dict[CloseReason, int] = {}
         if config.max_channel_duration > 0:
             self._deadlines[CloseReason.MAX_DURATION] = l1_origin_last_submitted + config.max_channel_duration
@@ -280,7 +293,7 @@ class Channel:
         if out is None:
             return False
         if self.close_reason is None:
-            while (frame := out.output_frame(self.config.max_frame_size)) is not None:
+            while (frame := out.output_frame(self._next_frame_size())) is not None:
                 self._append_frame(frame)
                 if out.full_reason is not None:  # e.g. the uint16 frame index ran out
                     self.close_reason = CloseReason.from_channel_out(out.full_reason)
@@ -293,13 +306,18 @@ class Channel:
         if not out.closed:
             out.close()
         while not out.fully_output:
-            frame = out.output_frame(self.config.max_frame_size)
+            frame = out.output_frame(self._next_frame_size())
             if frame is None:
                 break
             self._append_frame(frame)
         self.input_bytes = out.input_bytes
         self._out = None  # the compressor is done: free it (Go #16597)
         return True
+
+    def _next_frame_size(self) -> int:
+        if not self.frames and self.first_frame_size is not None:
+            return self.first_frame_size
+        return self.config.max_frame_size
 
     def _append_frame(self, frame: Frame) -> None:
         self.frames.append(frame)
@@ -328,9 +346,18 @@ class Channel:
         waits for the last frame either way)."""
         return self.is_full and self.pending_frames > 0
 
-    def next_tx_data(self) -> TxData:
+    def last_blob_room(self) -> int:
+        """Blob sharing: bytes left in the last blob if the next tx is this channel's last one and
+        carries its closing frame; 0 otherwise (calldata, several txs to go, or a full last frame)."""
+        if not self.config.use_blobs or not self.is_full or not self.frames:
+            return 0
+        if not 0 < self.pending_frames <= self.config.max_frames_per_tx or not self.frames[-1].is_last:
+            return 0
+        return max(0, self.config.max_frame_size - self.frames[-1].size)
+
+    def next_tx_data(self, max_frames: int | None = None) -> TxData:
         """Hand out the next frames as one tx and remember them as pending under a fresh TxID."""
-        n = min(self.config.max_frames_per_tx, self.pending_frames)
+        n = min(max_frames or self.config.max_frames_per_tx, self.pending_frames)
         if n <= 0:
             raise ValueError(f"channel {self.id.hex()}: no pending frames")
         frames = tuple(self.frames[self._frame_cursor : self._frame_cursor + n])

@@ -44,6 +44,13 @@ def channel_verdicts(
     return out
 
 
+def _quality(algo: str) -> int:
+    """Brotli quality of a channel's algorithm; 0 for zlib (log field and metric)."""
+    from batcher.compression_quality import algo_quality
+
+    return algo_quality(algo) or 0
+
+
 class ChannelEventReporter:
     """Logs and metrics for manager events; remembers the first channel that failed verification."""
 
@@ -105,7 +112,9 @@ class ChannelEventReporter:
             latest_l2=ev.latest_l2.number,
             full_reason=ev.reason.value,
             compr_ratio=ev.compr_ratio,
+            compression_quality=_quality(ev.compression_algo),
         )
+        self.metrics.record_channel_quality(_quality(ev.compression_algo))
         self.metrics.record_channel_closed(
             ev.reason, ev.blocks, ev.frames, ev.input_bytes, ev.output_bytes, ev.blocks_pending
         )

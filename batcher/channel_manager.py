@@ -56,13 +56,18 @@ from __future__ import annotations
 import enum
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
+from batcher.blob_sharing import BlobSharing, SharingHold
 from batcher.channel import Channel, ChannelOutLike, CloseReason, ConfirmOutcome, L2Block, TxData, TxID
 from batcher.channel_config import ChannelConfig, DAChoice, DAConfigSelector, GasPriceCaps
 from batcher.sync_actions import BlockRange, BlocksInState, SyncActions
 from common.derive.block_ref import BlockID
 from common.derive.rollup_config import RollupConfig
+
+if TYPE_CHECKING:
+    from batcher.compression_quality import AdaptiveQuality
 
 ChannelOutFactory = Callable[[ChannelConfig, RollupConfig, bytes], ChannelOutLike]
 """Builds a channel out for a config, rollup config and channel id."""
@@ -125,6 +130,8 @@ class ChannelClosed:
     latest_l1_origin: BlockID | None
     oldest_l2: BlockID
     latest_l2: BlockID
+    compression_algo: str = ""
+    """The channel's algorithm (with ``--adaptive-compression``: the quality chosen for it)."""
 
     @property
     def compr_ratio(self) -> float:
@@ -314,6 +321,8 @@ class ChannelManager:
         channel_out_factory: ChannelOutFactory | None = None,
         new_channel_id: Callable[[], bytes] | None = None,
         initial_prices: GasPriceCaps | None = None,
+        blob_sharing: BlobSharing | None = None,
+        adaptive_quality: AdaptiveQuality | None = None,
     ) -> None:
         self.rollup = rollup
         self._selector = selector
@@ -329,6 +338,14 @@ class ChannelManager:
         self._scan_from = 0
         """Channels before this index are full with every frame handed out (keeps tx_data O(1))."""
         self._tx_channels: dict[TxID, Channel] = {}
+        # -- our additions (None: off, Go's behaviour)
+        self.blob_sharing = blob_sharing
+        self._hold: SharingHold | None = None
+        """Blob sharing: the channel whose last tx waits for the next channel's frame 0."""
+        self._shared_parts: dict[TxID, tuple[Channel, TxID]] = {}
+        """Blob sharing: tx id -> (next channel, the id of its part riding in that tx)."""
+        self.adaptive_quality = adaptive_quality
+        self._blocks_behind = 0
 
     # ---- state --------------------------------------------------------------------------------
 
@@ -386,6 +403,8 @@ class ChannelManager:
         self._channels = []
         self._scan_from = 0
         self._tx_channels = {}
+        self._hold = None
+        self._shared_parts = {}
 
     def add_l2_block(self, block: L2Block) -> None:
         """Queue a loaded block; raise :class:`ReorgDetected` if it does not extend the tip."""
@@ -434,14 +453,17 @@ class ChannelManager:
         gas_prices: GasPriceCaps | None = None,
         ignore_max_channel_duration: bool = False,
         backlog_blocks: int = 0,
+        now: float | None = None,
     ) -> TxDataResult:
         """The next batcher tx to send, or none.
 
         ``gas_prices`` feed the auto-DA decision (None keeps the last choice); ``backlog_blocks`` is
         how many unsafe blocks the driver knows about but has not loaded yet (backlog fill rule);
-        ``ignore_max_channel_duration`` is Go's switch for mid-range publishing.
+        ``ignore_max_channel_duration`` is Go's switch for mid-range publishing; ``now`` (monotonic
+        seconds) bounds the blob-sharing wait (without it a tail never waits).
         """
         p = _Pass()
+        self._blocks_behind = backlog_blocks + self.pending_blocks
         ready, blocked = self._ready_channel(
             p, l1_head, force_publish, ignore_max_channel_duration, backlog_blocks
         )
@@ -465,12 +487,100 @@ class ChannelManager:
                 )
             )
             return TxDataResult(None, tuple(p.events), Blocked.SEQ_WINDOW_EXPIRED)
+        partner: Channel | None = None
+        if self.blob_sharing is not None:
+            wait, partner = self._sharing_partner(
+                p, ready, l1_head, now, force_publish, ignore_max_channel_duration, backlog_blocks
+            )
+            if wait:
+                return TxDataResult(None, tuple(p.events))
         tx = ready.next_tx_data()
         self._tx_channels[tx.id] = ready
-        latest = ready.latest_l1_origin
+        self._note_submitted(ready)
+        if partner is not None:
+            part = partner.next_tx_data(max_frames=1)
+            tx = replace(tx, shared=part)
+            self._shared_parts[tx.id] = (partner, part.id)
+            self._note_submitted(partner)
+        return TxDataResult(tx, tuple(p.events))
+
+    def _note_submitted(self, ch: Channel) -> None:
+        latest = ch.latest_l1_origin
         if latest is not None and latest.number > self.l1_origin_last_submitted.number:
             self.l1_origin_last_submitted = latest
-        return TxDataResult(tx, tuple(p.events))
+
+    # ---- blob sharing (our addition, batcher/blob_sharing.py) -----------------------------------
+
+    def _sharing_partner(
+        self,
+        p: _Pass,
+        ready: Channel,
+        l1_head: BlockID,
+        now: float | None,
+        force: bool,
+        ignore_duration: bool,
+        backlog_blocks: int,
+    ) -> tuple[bool, Channel | None]:
+        """(wait, partner): hold ``ready``'s last tx for the next channel, or send it with the next
+        channel's frame 0 in its last blob, or alone (no room, flush, no clock, wait expired)."""
+        sharing = self.blob_sharing
+        assert sharing is not None
+        room = ready.last_blob_room()
+        if force or now is None or not sharing.worth_sharing(room):
+            self._release_hold(ready)
+            return False, None
+        nxt = self._next_channel(ready)
+        if nxt is not None and nxt.frames:
+            fits = (
+                nxt.config.use_blobs
+                and nxt.frames[0].size <= room
+                and nxt.has_tx_data()
+                and nxt.pending_frames == len(nxt.frames)
+            )
+            if fits or nxt.first_frame_size != room:
+                self._release_hold(ready)
+                return False, nxt if fits else None
+        hold = self._hold
+        if hold is None or hold.channel_id != ready.id:
+            hold = self._hold = SharingHold(ready.id, now, room)
+            # N's tail will go out (shared or alone): the next channel's max duration counts from it,
+            # not from an older channel, or it would close at once with a block or two.
+            self._note_submitted(ready)
+        if sharing.expired(hold.since, now):
+            self._release_hold(ready)
+            return False, None
+        if nxt is not None and not nxt.frames:
+            nxt.first_frame_size = room
+        if self.pending_blocks > 0 or (self._current is not None and not self._current.is_full):
+            self._fill_current(p, l1_head, False, ignore_duration, backlog_blocks)
+        nxt = self._next_channel(ready)
+        if (
+            nxt is not None
+            and nxt.frames
+            and nxt.frames[0].size <= room
+            and nxt.has_tx_data()
+            and nxt.config.use_blobs
+        ):
+            self._hold = None
+            return False, nxt
+        return True, None
+
+    def _next_channel(self, ch: Channel) -> Channel | None:
+        idx = self._channels.index(ch) + 1
+        return self._channels[idx] if idx < len(self._channels) else None
+
+    def _release_hold(self, ready: Channel) -> None:
+        """The tail goes alone: a next channel not cut yet gets a normal frame 0."""
+        if self._hold is not None and self._hold.channel_id == ready.id:
+            nxt = self._next_channel(ready)
+            if nxt is not None and not nxt.frames:
+                nxt.first_frame_size = None
+        self._hold = None
+
+    @property
+    def holding(self) -> bool:
+        """Is a channel's last tx waiting for the next channel (blob sharing)?"""
+        return self._hold is not None
 
     def _ready_channel(
         self, p: _Pass, l1_head: BlockID, force: bool, ignore_duration: bool, backlog_blocks: int
@@ -485,6 +595,12 @@ class ChannelManager:
                 return ch, None
             if i == self._scan_from and ch.is_full and ch.pending_frames == 0:
                 self._scan_from += 1  # only a failed tx can give this channel frames again
+        return self._fill_current(p, l1_head, force, ignore_duration, backlog_blocks)
+
+    def _fill_current(
+        self, p: _Pass, l1_head: BlockID, force: bool, ignore_duration: bool, backlog_blocks: int
+    ) -> tuple[Channel | None, Blocked | None]:
+        """Fill the current channel from the block queue, close it when full or due; it if has tx data."""
         cur = self._current
         if self.pending_blocks > 0:
             cur = self._ensure_channel_with_space(p, l1_head)
@@ -517,8 +633,14 @@ class ChannelManager:
         if cur is not None and not cur.is_full:
             return cur
         cfg = self.default_config
+        if self.adaptive_quality is not None:
+            cfg = self.adaptive_quality.config_for(cfg, self._blocks_behind)
         channel_id = self._new_id()
         ch = Channel(cfg, self._factory(cfg, self.rollup, channel_id), self.l1_origin_last_submitted.number)
+        if self.adaptive_quality is not None:
+            self.adaptive_quality.opened(id(ch))
+        if self._hold is not None and self._channels and self._channels[-1].id == self._hold.channel_id:
+            ch.first_frame_size = self._hold.room  # blob sharing: its frame 0 fills the held last blob
         self._current = ch
         self._channels.append(ch)
         p.add(ChannelOpened(ch.id, l1_head, self.pending_blocks, self.l1_origin_last_submitted, cfg))
@@ -551,6 +673,11 @@ class ChannelManager:
     def _output_frames(self, p: _Pass, ch: Channel) -> None:
         if ch.output_frames():
             assert ch.close_reason is not None
+            if self.adaptive_quality is not None:
+                from batcher.compression_quality import algo_quality
+
+                q = algo_quality(ch.config.compression_algo)
+                self.adaptive_quality.closed(id(ch), q, ch.input_bytes, len(ch.blocks))
             p.add(
                 ChannelClosed(
                     ch.id,
@@ -565,6 +692,7 @@ class ChannelManager:
                     ch.latest_l1_origin,
                     ch.oldest_l2,
                     ch.latest_l2,
+                    ch.config.compression_algo,
                 )
             )
 
@@ -577,13 +705,20 @@ class ChannelManager:
         if ch is None:
             p.add(UnknownTx(tx_id, confirmed=True))
             return ReceiptResult(ConfirmOutcome.UNKNOWN_TX, tuple(p.events))
+        outcome = self._confirm(p, ch, tx_id, inclusion_block)
+        shared = self._shared_parts.pop(tx_id, None)
+        if shared is not None:  # blob sharing: the next channel's frame 0 landed in the same tx
+            self._confirm(p, shared[0], shared[1], inclusion_block)
+        return ReceiptResult(outcome, tuple(p.events))
+
+    def _confirm(self, p: _Pass, ch: Channel, tx_id: TxID, inclusion_block: BlockID) -> ConfirmOutcome:
         outcome = ch.tx_confirmed(tx_id, inclusion_block)
         if outcome is ConfirmOutcome.FULLY_SUBMITTED:  # recorded even once the safe head pruned it, as Go
             p.add(ChannelFullySubmitted(ch.id, len(ch.blocks)))
         elif outcome is ConfirmOutcome.TIMED_OUT and ch in self._channels:  # pruned or dropped: no requeue
             p.add(ChannelTimedOut(ch.id, ch.min_inclusion_block or 0, ch.max_inclusion_block))
             self._invalidate(p, ch, DropReason.TIMED_OUT_ON_CHAIN)
-        return ReceiptResult(outcome, tuple(p.events))
+        return outcome
 
     def tx_failed(self, tx_id: TxID) -> ReceiptResult:
         """A batcher tx failed for good: its frames (and all later ones) will be sent again."""
@@ -592,6 +727,11 @@ class ChannelManager:
             return ReceiptResult(ConfirmOutcome.UNKNOWN_TX, (UnknownTx(tx_id, confirmed=False),))
         if ch.tx_failed(tx_id) and ch in self._channels:
             self._scan_from = min(self._scan_from, self._channels.index(ch))
+        shared = self._shared_parts.pop(tx_id, None)
+        if shared is not None:  # blob sharing: the next channel resends from frame 0, after this one
+            partner, part_id = shared
+            if partner.tx_failed(part_id) and partner in self._channels:
+                self._scan_from = min(self._scan_from, self._channels.index(partner))
         return ReceiptResult(None)
 
     def _invalidate(self, p: _Pass, ch: Channel, reason: DropReason) -> None:

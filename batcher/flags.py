@@ -451,6 +451,42 @@ def _addition_flags() -> tuple[Flag, ...]:
             env=_env("MAX_RPC_RESPONSE_BYTES"),
         ),
         Flag(
+            "blob-sharing",
+            FlagKind.BOOL,
+            f"{PYTHON_ADDITION} A channel's partly filled last blob also carries the next channel's first "
+            "frame (Holocene derivation accepts a new channel's frame 0 after the previous channel's "
+            "closing frame): fuller blobs, at the price of holding that last blob until the next channel "
+            "closes, for at most --blob-sharing-max-wait.",
+            default=False,
+            env=_env("BLOB_SHARING"),
+        ),
+        Flag(
+            "blob-sharing-max-wait",
+            FlagKind.DURATION,
+            f"{PYTHON_ADDITION} With --blob-sharing: longest a channel's last blob waits for the next "
+            "channel; after it the blob goes alone.",
+            default=60 * SECOND,
+            env=_env("BLOB_SHARING_MAX_WAIT"),
+        ),
+        Flag(
+            "adaptive-compression",
+            FlagKind.BOOL,
+            f"{PYTHON_ADDITION} With a brotli --compression-algo: compress each channel at brotli-11 while "
+            "the batcher keeps up with the chain (backlog under a channel, projected brotli-11 CPU under "
+            "--adaptive-compression-headroom of the chain's pace), at 10 while the backlog is under 3 "
+            "channels, else at 9.",
+            default=False,
+            env=_env("ADAPTIVE_COMPRESSION"),
+        ),
+        Flag(
+            "adaptive-compression-headroom",
+            FlagKind.FLOAT,
+            f"{PYTHON_ADDITION} With --adaptive-compression: brotli-11 only while its projected CPU seconds "
+            "per L2 second stay at or under this.",
+            default=0.5,
+            env=_env("ADAPTIVE_COMPRESSION_HEADROOM"),
+        ),
+        Flag(
             "altda.read-back",
             FlagKind.BOOL,
             f"{PYTHON_ADDITION} With Alt-DA: after each put, read the input back from the DA server "
@@ -606,6 +642,14 @@ class BatcherConfig:
     """``--max-rpc-response-bytes`` (Python addition): the RPC clients' response-body cap."""
     fee_aware: FeePolicyConfig = field(default_factory=FeePolicyConfig)
     """``--fee-aware.*`` (Python addition): fee-aware posting, off by default."""
+    blob_sharing: bool = False
+    """``--blob-sharing`` (Python addition): a last blob also carries the next channel's frame 0."""
+    blob_sharing_max_wait: float = 60.0
+    """``--blob-sharing-max-wait`` (Python addition): seconds a last blob may wait for the next channel."""
+    adaptive_compression: bool = False
+    """``--adaptive-compression`` (Python addition): brotli 11/10/9 per channel by measured headroom."""
+    adaptive_compression_headroom: float = 0.5
+    """``--adaptive-compression-headroom`` (Python addition): brotli-11 CPU per L2 second allowed."""
     unknown_env: tuple[str, ...] = ()
     """``OP_BATCHER_*`` env names no flag declares; the service logs WARN ``Unknown env var`` for each."""
 
@@ -675,6 +719,10 @@ def _read(parsed: ParsedFlags) -> BatcherConfig:
         l1_beacon=g.get_str("l1-beacon"),
         max_rpc_response_bytes=g.get_int("max-rpc-response-bytes"),
         fee_aware=read_fee_aware_config(parsed),
+        blob_sharing=g.get_bool("blob-sharing"),
+        blob_sharing_max_wait=g.seconds("blob-sharing-max-wait"),
+        adaptive_compression=g.get_bool("adaptive-compression"),
+        adaptive_compression_headroom=g.get_float("adaptive-compression-headroom"),
         unknown_env=parsed.unknown_env,
     )
 
@@ -727,6 +775,14 @@ def check_batcher_config(cfg: BatcherConfig, parsed: ParsedFlags) -> None:
             cfg.fee_aware.check()
         except FeePolicyError as exc:
             raise ValueError(str(exc)) from None
+    if cfg.blob_sharing_max_wait < 0:
+        raise ValueError(f"--blob-sharing-max-wait must be >= 0, got {cfg.blob_sharing_max_wait}s")
+    if (headroom := cfg.adaptive_compression_headroom) <= 0:
+        raise ValueError(f"--adaptive-compression-headroom must be > 0, got {format_go_float(headroom)}")
+    if cfg.adaptive_compression and not cfg.compression_algo.startswith("brotli"):
+        raise ValueError(
+            f"--adaptive-compression needs a brotli --compression-algo, got {cfg.compression_algo}"
+        )
     parsed.check_numbers()
 
 

@@ -175,6 +175,17 @@ class BatcherMetrics(ServiceMetrics):
         )
         self.altda = AltDAMetrics(f)
         self.fee_aware = FeeAwareMetrics(f)
+        self.channel_compression_quality = f.gauge(
+            "channel_compression_quality",
+            "Brotli quality of the latest closed channel (0: zlib; varies with --adaptive-compression)",
+        )
+        self.channels_by_quality = f.counter(
+            "channels_by_compression_quality_total", "Channels closed, by brotli quality", ("quality",)
+        )
+        self.blobs_shared = f.counter(
+            "blobs_shared_total",
+            "Blob txs whose last blob also carries the next channel's first frame (--blob-sharing)",
+        )
         self.txmgr = TxMetrics.from_factory(factory)
 
     # ---- refs --------------------------------------------------------------------------------------
@@ -229,6 +240,10 @@ class BatcherMetrics(ServiceMetrics):
             self.channel_compr_ratio.observe(output_bytes / input_bytes)
         if blocks == 0:
             self.empty_channels.inc()
+
+    def record_channel_quality(self, quality: int) -> None:
+        self.channel_compression_quality.set(quality)
+        self.channels_by_quality.labels(str(quality)).inc()
 
     def record_channel_fully_submitted(self) -> None:
         self.channel_evs.record("fully_submitted")

@@ -45,6 +45,8 @@ class TxDataRequest:
     gas_prices: GasPriceCaps | None
     ignore_max_channel_duration: bool
     backlog_blocks: int
+    now: float | None = None
+    """Monotonic seconds: bounds the blob-sharing wait (our addition)."""
 
 
 def next_tx_data(
@@ -62,6 +64,7 @@ def next_tx_data(
         gas_prices=req.gas_prices,
         ignore_max_channel_duration=req.ignore_max_channel_duration,
         backlog_blocks=req.backlog_blocks,
+        now=req.now,
     )
     return result, channel_verdicts(mgr, result.events, rollup)
 
@@ -77,6 +80,8 @@ def tx_candidate(tx: TxData, inbox: bytes, metrics: BatcherMetrics) -> TxCandida
             num_blobs=len(payloads),
         )
         metrics.record_blob_sizes([len(p) for p in payloads])
+        if tx.shared is not None:
+            metrics.blobs_shared.inc()
         return TxCandidate(
             to=inbox, data=b"", gas_limit=TX_GAS, blobs=tuple(encode_blob(p) for p in payloads)
         )

@@ -292,7 +292,24 @@ class BatcherService:
             channel_timeout=c.channel_timeout,
             sub_safety_margin=c.sub_safety_margin,
         )
-        return ChannelManager(rollup, DAConfigSelector(configs)), configs.is_auto
+        return ChannelManager(rollup, DAConfigSelector(configs), **self._additions(rollup)), configs.is_auto
+
+    def _additions(self, rollup: RollupConfig) -> dict[str, Any]:
+        """Our channel-manager additions (blob sharing, adaptive compression), off unless flagged."""
+        from batcher.blob_sharing import BlobSharing
+        from batcher.compression_quality import AdaptiveQuality
+
+        cfg = self.cfg
+        out: dict[str, Any] = {}
+        if cfg.blob_sharing:
+            out["blob_sharing"] = BlobSharing(cfg.blob_sharing_max_wait)
+            log.info("Blob sharing on", max_wait=cfg.blob_sharing_max_wait)
+        if cfg.adaptive_compression:
+            out["adaptive_quality"] = AdaptiveQuality(
+                headroom=cfg.adaptive_compression_headroom, block_time=rollup.block_time
+            )
+            log.info("Adaptive compression quality on", headroom=cfg.adaptive_compression_headroom)
+        return out
 
     async def _set_max_da_size(self, endpoint: str, max_tx: int, max_block: int) -> Any:
         client = self._throttle_clients.get(endpoint)

@@ -79,6 +79,13 @@ BATCHER_NOTES: Mapping[str, str] = {
         "mid-channel; see operations.md, Fee-aware posting and throttling."
         for n in ("enabled", "max-delay", "short-window", "long-window", "threshold", "min-fee")
     },
+    "blob-sharing": "Python addition (Go sends each channel's last blob partly empty). Off by default; "
+    "Holocene accepts the next channel's frame 0 after a closing frame. A failed shared tx resends both "
+    "channels in order. Counted by `blobs_shared_total`.",
+    "blob-sharing-max-wait": "Python addition. The added safe-head lag of a shared blob is at most this.",
+    "adaptive-compression": "Python addition (Go uses one quality). Each channel's quality is the "
+    "`compression_quality` field of `Channel closed` and the `channel_compression_quality` metric.",
+    "adaptive-compression-headroom": "Python addition.",
 }
 
 SHADOW_NOTES: Mapping[str, str] = {

@@ -61,6 +61,10 @@ PYTHON_ADDITIONS = {
         f"fee-aware.{n}"
         for n in ("enabled", "max-delay", "short-window", "long-window", "threshold", "min-fee")
     ),
+    "blob-sharing",
+    "blob-sharing-max-wait",
+    "adaptive-compression",
+    "adaptive-compression-headroom",
 }
 """Flags Go does not have (each marked in its usage text and the docs' "Python vs Go" column)."""
 
