@@ -383,7 +383,7 @@ class BatchDriver:
                 gas_prices=prices,
                 ignore_max_channel_duration=ignore_max_duration,
                 backlog_blocks=self.loader.backlog,
-                now=time.monotonic(),
+                now=asyncio.get_running_loop().time(),
             )
             # Filling a channel compresses (seconds for a multi-blob brotli-10 span channel) and closing
             # one decodes it back; zlib and brotli release the GIL, so a worker thread keeps the RPC

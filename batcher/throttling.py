@@ -113,7 +113,7 @@ class ThrottleLoop:
         """Update the controller with a backlog and record the metrics; returns the new limits."""
         started = time.perf_counter()
         ctl = self.controller
-        params = ctl.update(unsafe, time.monotonic(), blob_base_fee)
+        params = ctl.update(unsafe, asyncio.get_running_loop().time(), blob_base_fee)
         self.metrics.record_throttle(
             ctl.type.value,
             params.intensity,

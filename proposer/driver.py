@@ -25,9 +25,9 @@ import asyncio
 import contextlib
 import enum
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from common.derive.block_ref import L2BlockRef
 from common.derive.sync_status import SyncStatus
@@ -176,7 +176,6 @@ class ProposerDriver:
         sender: ProposalSender,
         hooks: DriverHooks | None = None,
         clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         super_source: SuperSource | None = None,
     ) -> None:
         if (rollup is None) == (super_source is None):
@@ -188,7 +187,6 @@ class ProposerDriver:
         self.sender = sender
         self.hooks = hooks or NoHooks()
         self.clock = clock
-        self.sleep = sleep
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._busy = asyncio.Lock()
@@ -226,7 +224,7 @@ class ProposerDriver:
         deadline = loop.time()
         while not self._stopping.is_set():
             deadline += self.cfg.poll_interval
-            await self.sleep(max(0.0, deadline - loop.time()))
+            await asyncio.sleep(max(0.0, deadline - loop.time()))
             await self.tick()
             deadline = max(deadline, loop.time() - self.cfg.poll_interval)
 
@@ -424,7 +422,7 @@ class ProposerDriver:
         while await self.l1.block_number() <= target:
             if self._stopping.is_set():
                 raise asyncio.CancelledError
-            await self.sleep(self.cfg.poll_interval)
+            await asyncio.sleep(self.cfg.poll_interval)
 
     async def _checked_output(self, number: int) -> OutputLike:
         output = await self.rollup.output_at_block(number)

@@ -5,7 +5,9 @@ real L1-info deposit, an L1 that records nothing but its head, a tx manager whos
 resolves), so the driver runs its real code paths (the real channel manager, channel out, compressor,
 span/singular batch encoding) while the test decides when txs confirm or fail. The end-to-end file runs
 the same driver against real anvils. Most tests call the step methods (``load_step``, ``publish_step``)
-so no real time passes; loop tests use a 10 ms poll interval.
+so no real time passes; the loop tests run on a virtual event-loop clock (looptime: it jumps to the next
+timer whenever every task waits), so their sleeps and poll intervals cost no wall time. One test measures
+the real event loop during a real worker-thread compression and runs on the real clock.
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ from common.txmgr.txmgr import SendAbortedError, TxCandidate
 from devnet.genesis import BATCH_INBOX_ADDRESS, rollup_config
 
 BATCHER = bytes.fromhex("3c44cdddb6a900fa2b585dd299e03d12fa4293bc")
+
+pytestmark = pytest.mark.looptime
+
 GENESIS_TIME = int(time.time()) - 10_000
 L1_BLOCK_TIME = 12
 
@@ -309,6 +314,7 @@ class SlowCloseOut:
         return getattr(self._inner, name)
 
 
+@pytest.mark.looptime(False)  # measures the real event loop while a real thread works
 async def test_the_event_loop_keeps_running_while_a_channel_is_compressed():
     """publish_step runs the channel fill and compression in a worker thread: other tasks (the RPC
     server, receipts) are served throughout a 1 s compression."""

@@ -1,7 +1,8 @@
 """Decision rules of the proposer driver, with in-memory fakes for L1, the rollup node and the sender.
 
 The fakes stand in for RPC endpoints only; the end-to-end tests run the same driver against the devnet's
-real contracts. No real time passes: the driver's sleep is replaced.
+real contracts. No real time passes: every test runs on a virtual event-loop clock (looptime), which jumps
+to the next timer whenever all tasks wait.
 """
 
 import asyncio
@@ -14,6 +15,8 @@ from common.derive.block_ref import BlockID, L1BlockRef, L2BlockRef
 from common.derive.sync_status import SyncStatus
 from proposer import contracts as c
 from proposer.driver import DriverConfig, Mode, ProposalTx, ProposerDriver, SendResult, Skip
+
+pytestmark = pytest.mark.looptime
 
 ORACLE = b"\x0a" * 20
 ME = b"\x0b" * 20
@@ -119,13 +122,9 @@ class FakeSender:
         return SendResult(b"\xee" * 32, 1, 123)
 
 
-async def no_sleep(_: float) -> None:
-    return None
-
-
 def driver(mode: Mode, rollup: FakeRollup, l1: FakeL1, sender: FakeSender, **kw) -> ProposerDriver:
     cfg = DriverConfig(mode=mode, contract=ORACLE, poll_interval=1.0, **kw)
-    return ProposerDriver(cfg, l1, rollup, sender, clock=lambda: 10_000.0, sleep=no_sleep)
+    return ProposerDriver(cfg, l1, rollup, sender, clock=lambda: 10_000.0)
 
 
 async def test_l2oo_waits_until_finalized_head_reaches_next_block():
@@ -229,13 +228,12 @@ async def test_start_stop_can_be_repeated_and_the_restarted_loop_ticks():
     """Unlike Go, stop then start works (the loop ticks again), and a second stop errors clearly."""
     l1 = FakeL1(next_block=10**9)
     d = driver(Mode.L2OO, FakeRollup(status(1, 1)), l1, FakeSender())
-    d.sleep = lambda _s: asyncio.sleep(0.001)
     for _ in range(2):
         before = len(l1.calls)
         d.start()
         with pytest.raises(RuntimeError, match="already running"):
             d.start()
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(5.5)  # virtual: five poll intervals of 1 s
         await d.stop()
         assert len(l1.calls) > before, "the loop did not tick"
     with pytest.raises(RuntimeError, match="not running"):
@@ -267,26 +265,18 @@ async def test_a_transient_error_in_the_creator_lookup_is_not_taken_for_an_old_g
 
 async def test_ticks_missed_during_a_long_send_collapse_into_one():
     """After a send longer than several intervals the loop re-evaluates at once, not an interval later."""
-    sleeps: list[float] = []
-
-    async def fake_sleep(seconds: float) -> None:
-        sleeps.append(seconds)
-        await asyncio.sleep(0)
-
     d = driver(Mode.L2OO, FakeRollup(status(1, 1)), FakeL1(next_block=10**9), FakeSender())
-    d.sleep = fake_sleep
-    ticks = 0
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    ticks: list[float] = []
 
     async def slow_tick():
-        nonlocal ticks
-        ticks += 1
-        if ticks == 1:
-            await asyncio.sleep(0.05)  # 50 poll intervals of 1 ms
-        if ticks == 3:
+        ticks.append(loop.time() - start)
+        if len(ticks) == 1:
+            await asyncio.sleep(50.0)  # 50 poll intervals of 1 s
+        if len(ticks) == 3:
             d._stopping.set()
 
-    d.cfg = DriverConfig(mode=Mode.L2OO, contract=ORACLE, poll_interval=0.001)
     d.tick = slow_tick  # type: ignore[method-assign]
     await d._loop()
-    assert sleeps[1] == 0.0, sleeps  # immediately after the long tick
-    assert ticks == 3
+    assert ticks == pytest.approx([1.0, 51.0, 52.0]), ticks  # at once after the long tick, then 1 s on

@@ -300,6 +300,7 @@ async def test_super_source_takes_the_highest_l1_view_and_fails_over_in_order():
         await SuperRootSource([dead]).sync_view(1_000)
 
 
+@pytest.mark.looptime
 async def test_super_driver_proposes_finalized_timestamp_preimage_and_propose_now_resets_interval():
     """DGF over super roots: root = super root at the finalized timestamp, extraData = its preimage; a
     tick inside the interval skips, propose_now does not, and its game restarts the interval; a second
@@ -307,7 +308,7 @@ async def test_super_driver_proposes_finalized_timestamp_preimage_and_propose_no
     from proposer import contracts as c
     from proposer.driver import DriverConfig, Mode, ProposeNowRefused, ProposerDriver, Skip
     from proposer.super_roots import SuperRootSource
-    from tests.test_proposer_driver import ME, ORACLE, FakeL1, FakeSender, no_sleep
+    from tests.test_proposer_driver import ME, ORACLE, FakeL1, FakeSender
 
     l1 = FakeL1(games=[(5, 10_000 - 10, b"\x21" * 20, ME)])
 
@@ -327,7 +328,6 @@ async def test_super_driver_proposes_finalized_timestamp_preimage_and_propose_no
         None,
         sender,
         clock=lambda: 10_000.0,
-        sleep=no_sleep,
         super_source=SuperRootSource([FakeSuperRpc(9, 200, 150)]),
     )
     assert await d.tick() is Skip.RECENT_GAME
