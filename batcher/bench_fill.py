@@ -24,6 +24,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from batcher.bench_workload import bench_rollup_config, kona_blocks
 from batcher.blob_sharing import BlobSharing
 from batcher.channel import Channel, CloseReason, TxData
 from batcher.channel_config import ChannelConfig, ChannelConfigs, DAConfigSelector, DAType
@@ -245,8 +246,6 @@ def _describe(r: FillRun, block_time: int) -> tuple[str, str]:
 
 def main() -> None:  # pragma: no cover - manual timing aid
     import sys
-
-    from batcher.bench import bench_rollup_config, kona_blocks
 
     rollup = dataclasses.replace(bench_rollup_config(), l2_chain_id=10, genesis_l2_time=0)
     t0 = time.monotonic()

@@ -30,7 +30,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from batcher.bench import GENESIS_TIME, TxFactory, bench_rollup_config, synthetic_blocks
+from batcher.bench_workload import GENESIS_TIME, TxFactory, bench_rollup_config, synthetic_blocks
 from batcher.channel_config import BATCH_TYPE_SPAN, DAConfigSelector, build_channel_configs
 from batcher.channel_manager import ChannelClosed, ChannelFullySubmitted, ChannelManager, ChannelTimedOut
 from batcher.fee_policy import FeePolicy, FeePolicyConfig, FeeSample, pending_work

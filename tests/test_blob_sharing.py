@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from batcher.bench import bench_rollup_config, kona_blocks
+from batcher.bench_workload import bench_rollup_config, kona_blocks
 from batcher.blob_sharing import BlobSharing, BlobSharingError
 from batcher.channel import TxData
 from batcher.channel_config import ChannelConfig, ChannelConfigs, DAConfigSelector, DAType

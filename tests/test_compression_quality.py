@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batcher.bench import bench_rollup_config, kona_blocks
+from batcher.bench_workload import bench_rollup_config, kona_blocks
 from batcher.channel_config import ChannelConfig, ChannelConfigs, DAConfigSelector, DAType
 from batcher.channel_manager import ChannelClosed, ChannelManager
 from batcher.compression_quality import (
