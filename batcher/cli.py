@@ -1,8 +1,20 @@
-"""``op-batcher`` entry point: the service, plus the ``decode``, ``bench`` and ``doc`` subcommands."""
+"""``op-batcher`` entry point: the service, plus the ``decode``, ``bench`` and ``doc`` subcommands.
+
+Only the flag table is imported before the flags are parsed: ``--help``, ``--version`` and usage errors
+answer without loading the service (eth_account, aiohttp, ckzg, prometheus_client), which
+``tests/test_startup.py`` checks. The service module is imported once setup starts.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from batcher.flags import BatcherConfig
+    from batcher.service import BatcherService
+    from common.service.lifecycle import CloseApp
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -15,13 +27,35 @@ def main(argv: list[str] | None = None) -> int:
         from batcher.bench import main as bench_main
 
         return bench_main(args[1:])
-    if args and args[0] == "doc":
-        from batcher.service import doc_main
+    return run_service(args)
 
-        return doc_main(args[1:])
-    from batcher.service import main as service_main
 
-    return service_main(args)
+def run_service(argv: list[str], environ: dict[str, str] | None = None) -> int:
+    """The daemon (and ``doc``): Go-style flag parsing first, the service's heavy imports only at setup."""
+    from batcher.flags import VERSION, batcher_table, build_batcher_config
+    from common.service.lifecycle import service_main
+
+    return service_main(
+        batcher_table(VERSION),
+        argv,
+        dict(os.environ) if environ is None else environ,
+        build_config=build_batcher_config,
+        create=_create,
+        init_message="Initializing Batch Submitter",
+        doc=_doc,
+    )
+
+
+def _create(cfg: BatcherConfig, close: CloseApp) -> BatcherService:
+    from batcher.service import BatcherService
+
+    return BatcherService(cfg, close)
+
+
+def _doc(args: list[str]) -> int:
+    from batcher.service import doc_main
+
+    return doc_main(args)
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 
 from batcher.channel_config import COMPRESSION_ALGOS, COMPRESSORS
 from batcher.throttle import CONTROLLER_TYPES, ControllerType, PIDConfig, ThrottleConfig, ThrottleError
-from common.rpc.client import DEFAULT_MAX_RESPONSE_BYTES
 from common.rpc.errors import redact_url
+from common.rpc.limits import DEFAULT_MAX_RESPONSE_BYTES
 from common.service.flags import (
     SECOND,
     Command,
@@ -35,9 +35,9 @@ from common.service.flags import (
     format_go_float,
 )
 from common.service.log import LogConfig, log_flags, read_log_config
-from common.service.metrics import MetricsConfig, metrics_flags, read_metrics_config
+from common.service.metrics_config import MetricsConfig, metrics_flags, read_metrics_config
 from common.service.pprof import PprofConfig, pprof_flags, read_pprof_config
-from common.service.rpc_server import RpcConfig, read_rpc_config, rpc_flags
+from common.service.rpc_config import RpcConfig, read_rpc_config, rpc_flags
 from common.txmgr.config import TxMgrConfig
 from common.txmgr.flags import build_txmgr_config, check_txmgr_flags, legacy_hd_path_flag, txmgr_flags
 
@@ -46,6 +46,8 @@ APP_NAME = "op-batcher"
 APP_USAGE = "Batch Submitter Service"
 APP_DESCRIPTION = "Service for generating and submitting L2 tx batches to L1"
 DEFAULT_VERSION = "v0.0.0-py"
+VERSION = "v1.16.2-py0.1.0"
+"""Reported by ``--version``, ``health_status``, ``/healthz`` and ``info{version}``."""
 DA_TYPES = ("calldata", "blobs", "auto")
 MAX_CHECK_RECENT_TXS_DEPTH = 128
 MAX_BLOBS_PER_TX = 9

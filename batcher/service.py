@@ -14,7 +14,6 @@ by the driver with this client) reads the blobs of the batcher's own blob txs th
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
@@ -22,7 +21,7 @@ from batcher.admin import register_admin
 from batcher.channel_config import ChannelConfigError, DAConfigSelector, DAType, build_channel_configs
 from batcher.channel_manager import ChannelManager
 from batcher.driver import BatchDriver, DriverConfig
-from batcher.flags import BatcherConfig, batcher_table, build_batcher_config
+from batcher.flags import VERSION, BatcherConfig
 from batcher.metrics import BatcherMetrics, metric_docs, new_batcher_metrics
 from batcher.recovery import BlobTxRef, RecoveryBlobs
 from batcher.throttle import ControllerType, ThrottleError
@@ -32,7 +31,7 @@ from common.rpc.beacon import BeaconClient
 from common.rpc.client import DEFAULT_MAX_RESPONSE_BYTES, RpcClient
 from common.rpc.eth import EthClient
 from common.rpc.rollup import RollupClient
-from common.service.lifecycle import CloseApp, service_main
+from common.service.lifecycle import CloseApp
 from common.service.log import get_logger
 from common.service.metrics import (
     BalancePoller,
@@ -46,8 +45,6 @@ from common.txmgr.blobs import prewarm_kzg_worker
 from common.txmgr.signer import from_config as signer_from_config
 from common.txmgr.txmgr import TxManager
 
-VERSION = "v1.16.2-py0.1.0"
-"""Reported by ``--version``, ``health_status``, ``/healthz`` and ``info{version}``."""
 log = get_logger()
 
 
@@ -319,15 +316,10 @@ class BatcherService:
 
 
 def main(argv: list[str], environ: dict[str, str] | None = None) -> int:
-    return service_main(
-        batcher_table(VERSION),
-        argv,
-        dict(os.environ) if environ is None else environ,
-        build_config=build_batcher_config,
-        create=BatcherService,
-        init_message="Initializing Batch Submitter",
-        doc=doc_main,
-    )
+    """The daemon; see :func:`batcher.cli.run_service` (which imports this module only at setup)."""
+    from batcher.cli import run_service
+
+    return run_service(argv, environ)
 
 
 def doc_main(args: list[str]) -> int:

@@ -9,7 +9,6 @@ JSON-RPC servers, record ``info``/``up``, then start the driver (after wait-node
 from __future__ import annotations
 
 import asyncio
-import os
 from dataclasses import dataclass
 
 from common.derive.sync_status import SyncStatus
@@ -17,7 +16,7 @@ from common.rpc.active import L2Provider, new_l2_provider
 from common.rpc.errors import ExecutionRevertedError
 from common.rpc.eth import EthClient
 from common.rpc.rollup import OutputResponse, RollupClient
-from common.service.lifecycle import CloseApp, service_main
+from common.service.lifecycle import CloseApp
 from common.service.log import get_logger
 from common.service.metrics import (
     BalancePoller,
@@ -37,11 +36,9 @@ from common.txmgr.signer import from_config as signer_from_config
 from common.txmgr.txmgr import TxCandidate, TxManager
 from proposer import contracts
 from proposer.driver import DriverConfig, Mode, ProposalTx, ProposerDriver, SendResult
-from proposer.flags import ProposerConfig, build_proposer_config, proposer_table
+from proposer.flags import VERSION, ProposerConfig
 from proposer.metrics import ProposerMetrics
 
-VERSION = "v1.13.0-py0.1.0"
-"""Reported by ``--version``, ``health_status``, ``/healthz`` and ``info{version}``."""
 NODE_SYNC_POLL = 12.0
 log = get_logger()
 
@@ -245,15 +242,20 @@ class ProposerService:
 
 
 def main(argv: list[str], environ: dict[str, str] | None = None) -> int:
-    return service_main(
-        proposer_table(VERSION),
-        argv,
-        dict(os.environ) if environ is None else environ,
-        build_config=build_proposer_config,
-        create=_create,
-        init_message="Initializing L2Output Submitter",
-        doc=lambda args: doc_command("op-proposer", args, _metric_docs),
-    )
+    """The daemon; see :func:`proposer.cli.run_service` (which imports this module only at setup)."""
+    from proposer.cli import run_service
+
+    return run_service(argv, environ)
+
+
+def doc_main(args: list[str]) -> int:
+    """``op-proposer doc metrics [--format markdown|json]``."""
+    return doc_command("op-proposer", args, _metric_docs)
+
+
+def create_service(cfg: ProposerConfig, close: CloseApp) -> ProposerService:
+    """The service for ``cfg`` (called by the lifecycle once the flags are parsed)."""
+    return _create(cfg, close)
 
 
 def _create(cfg: ProposerConfig, close: CloseApp) -> ProposerService:
