@@ -1,4 +1,5 @@
-"""``op-batcher`` entry point: the service, plus the ``decode``, ``bench`` and ``doc`` subcommands.
+"""``op-batcher`` entry point: the service, plus the ``decode``, ``bench`` (``--e2e``: the daemon's ingest
+path against a local chain, :mod:`batcher.bench_e2e`) and ``doc`` subcommands.
 
 Only the flag table is imported before the flags are parsed: ``--help``, ``--version`` and usage errors
 answer without loading the service (eth_account, aiohttp, ckzg, prometheus_client), which
@@ -23,6 +24,10 @@ def main(argv: list[str] | None = None) -> int:
         from batcher.decode import main as decode_main
 
         return decode_main(args[1:])
+    if args[:1] == ["bench"] and "--e2e" in args:
+        from batcher.bench_e2e import main as bench_e2e_main
+
+        return bench_e2e_main(args[1:])
     if args and args[0] == "bench":
         from batcher.bench import main as bench_main
 
