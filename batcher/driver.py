@@ -83,6 +83,8 @@ class DriverConfig:
     clear_retry_interval: float = 5.0
     drain_timeout: float = 30.0
     """Seconds a graceful stop waits for in-flight txs before abandoning them."""
+    max_unsafe_l2_bytes: int = 0
+    """``--max-unsafe-l2-bytes``: loading pauses at this many raw bytes loaded but unsafe (0: no limit)."""
 
 
 class TxpoolState(enum.Enum):

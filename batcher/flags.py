@@ -450,6 +450,15 @@ def _addition_flags() -> tuple[Flag, ...]:
             default=DEFAULT_MAX_RESPONSE_BYTES,
             env=_env("MAX_RPC_RESPONSE_BYTES"),
         ),
+        Flag(
+            "max-unsafe-l2-bytes",
+            FlagKind.UINT,
+            f"{PYTHON_ADDITION} Most raw bytes of L2 blocks held loaded but not yet safe; at the limit the "
+            "batcher loads no more blocks (WARN `L2 block loading paused`) until the safe head moves. "
+            "0 for no limit (Go's behaviour: a stuck safe head grows memory without bound).",
+            default=0,
+            env=_env("MAX_UNSAFE_L2_BYTES"),
+        ),
     )
 
 
@@ -553,6 +562,9 @@ class BatcherConfig:
     """``--l1-beacon`` (Python addition): beacon API URL for restart recovery's blob reads; empty = none."""
     max_rpc_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     """``--max-rpc-response-bytes`` (Python addition): the RPC clients' response-body cap."""
+    max_unsafe_l2_bytes: int = 0
+    """``--max-unsafe-l2-bytes`` (Python addition): loaded-but-unsafe raw L2 bytes at which loading
+    pauses; 0 = no limit."""
     unknown_env: tuple[str, ...] = ()
     """``OP_BATCHER_*`` env names no flag declares; the service logs WARN ``Unknown env var`` for each."""
 
@@ -618,6 +630,7 @@ def _read(parsed: ParsedFlags) -> BatcherConfig:
         ),
         l1_beacon=g.get_str("l1-beacon"),
         max_rpc_response_bytes=g.get_int("max-rpc-response-bytes"),
+        max_unsafe_l2_bytes=g.get_int("max-unsafe-l2-bytes"),
         unknown_env=parsed.unknown_env,
     )
 

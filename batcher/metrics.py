@@ -167,6 +167,13 @@ class BatcherMetrics(ServiceMetrics):
         self.blocks_recovered = f.counter(
             "blocks_recovered_total", "L2 blocks found batched on L1 at startup and not posted again"
         )
+        self.loading_paused = f.gauge(
+            "loading_paused",
+            "1 while L2 block loading is paused at --max-unsafe-l2-bytes (safe head not moving), else 0",
+        )
+        self.loaded_unsafe_bytes = f.gauge(
+            "loaded_unsafe_bytes", "Raw bytes of the L2 blocks loaded and not yet safe (held in memory)"
+        )
         self.txmgr = TxMetrics.from_factory(factory)
 
     # ---- refs --------------------------------------------------------------------------------------

@@ -200,6 +200,7 @@ class BatcherService:
                 throttle_controller=controller,
                 pid=cfg.pid,
                 throttle_endpoints=cfg.throttle_endpoints,
+                max_unsafe_l2_bytes=cfg.max_unsafe_l2_bytes,
             ),
             rollup=rollup,
             l1=self.l1,

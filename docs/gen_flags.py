@@ -62,6 +62,9 @@ BATCHER_NOTES: Mapping[str, str] = {
     "max-rpc-response-bytes": "Python addition (Go reads any body size). A bigger body fails the call "
     "(`response larger than N bytes`, naming endpoint and method) after reading at most N bytes; the "
     "op-proposer uses the same default cap.",
+    "max-unsafe-l2-bytes": "Python addition (Go loads without bound while the safe head is stuck). "
+    "At the limit loading pauses (WARN `L2 block loading paused`, `op_batcher_default_loading_paused` "
+    "1) and resumes once blocks become safe; 0 keeps Go's behaviour.",
 }
 
 PROPOSER_NOTES: Mapping[str, str] = {

@@ -50,7 +50,7 @@ REFERENCE_FLAGS = {
     "altda.get-timeout", "altda.max-concurrent-da-requests",
 }  # fmt: skip
 
-PYTHON_ADDITIONS = {"l1-beacon", "max-rpc-response-bytes"}
+PYTHON_ADDITIONS = {"l1-beacon", "max-rpc-response-bytes", "max-unsafe-l2-bytes"}
 """Flags Go does not have (each marked in its usage text and the docs' "Python vs Go" column)."""
 
 TUTORIAL_ARGV = [
