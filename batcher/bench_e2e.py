@@ -29,7 +29,7 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -152,11 +152,36 @@ def _start_server(profile: str, blocks: int) -> tuple[subprocess.Popen[str], int
     return proc, int(line[1]), int(line[2]), int(line[3])
 
 
-async def run_case(
-    profile: str, batch_type: int, blobs: int, blocks: int, *, unsafe_limit: int = 0, stuck: bool = False
-) -> dict[str, Any]:
-    """One case; returns the measured numbers (see the module docstring)."""
-    from batcher import block_loader, driver
+@dataclass
+class BenchDaemon:
+    """The daemon's driver wired to a running :mod:`batcher.bench_l2` server (see :func:`bench_daemon`)."""
+
+    driver: Any
+    """The :class:`~batcher.driver.BatchDriver`."""
+    manager: Any
+    """Its :class:`~batcher.channel_manager.ChannelManager`."""
+    metrics: Any
+    txmgr: BenchTxManager
+    control: Any
+    """An RpcClient on the server's ``/rollup`` (``bench_setSafeHead``, ``bench_cpu``)."""
+    chain_id: int
+
+    async def set_safe_head(self, number: int) -> None:
+        await self.control.call("bench_setSafeHead", [number])
+
+
+@contextlib.asynccontextmanager
+async def bench_daemon(
+    profile: str,
+    blocks: int,
+    *,
+    batch_type: int = 1,
+    blobs: int = 6,
+    da_type: str = "blobs",
+    unsafe_limit: int = 0,
+) -> AsyncIterator[BenchDaemon]:
+    """Start the local chain and build the daemon's driver on it (not started); tear both down after."""
+    from batcher import driver
     from batcher.bench_l2 import bench_rollup
     from batcher.channel_config import DAConfigSelector, build_channel_configs
     from batcher.channel_manager import ChannelManager
@@ -165,35 +190,25 @@ async def run_case(
     from common.rpc.client import RpcClient
     from common.rpc.eth import EthClient
     from common.rpc.rollup import RollupClient
-    from common.txmgr.blobs import prewarm_kzg_worker, shutdown_kzg_worker
-
-    clock = StageClock()
-    for module, name, stage in (
-        (block_loader, "block_from_rpc", "block_from_rpc"),
-        (driver, "next_tx_data", "channel (next_tx_data)"),
-        (driver, "tx_candidate", "blob encoding"),
-    ):
-        setattr(module, name, clock.wrap(stage, getattr(module, name)))
 
     proc, port, chain_id, _total = _start_server(profile, blocks)
     base = f"http://127.0.0.1:{port}"
+    l1 = EthClient(base + "/l1", timeout=30)
+    l2 = StaticL2Provider(RollupClient(base + "/rollup", timeout=30), EthClient(base + "/l2", timeout=30))
+    ctl = RpcClient(base + "/rollup", timeout=30)
+    throttle_rpc = RpcClient(base + "/l2", timeout=30)
     try:
-        prewarm_kzg_worker()
         rollup = bench_rollup(chain_id)
         configs = build_channel_configs(
             rollup,
-            da_type="blobs",
+            da_type=da_type,
             now=int(time.time()),
-            target_num_frames=blobs,
+            target_num_frames=blobs if da_type == "blobs" else 1,
             batch_type=batch_type,
             compression_algo="brotli-10",
         )
         mgr = ChannelManager(rollup, DAConfigSelector(configs))
         metrics = new_batcher_metrics(process_collectors=False)
-        l1 = EthClient(base + "/l1", timeout=30)
-        l2 = StaticL2Provider(RollupClient(base + "/rollup", timeout=30), EthClient(base + "/l2", timeout=30))
-        ctl = RpcClient(base + "/rollup", timeout=30)
-        throttle_rpc = RpcClient(base + "/l2", timeout=30)
 
         async def throttle_call(_endpoint: str, max_tx: int, max_block: int) -> Any:
             return await throttle_rpc.call("miner_setMaxDASize", [hex(max_tx), hex(max_block)])
@@ -204,6 +219,7 @@ async def run_case(
             max_pending_tx=10,
             recover_from_l1=False,
             throttle_endpoints=(base + "/l2",),
+            **({"max_unsafe_l2_bytes": unsafe_limit} if unsafe_limit else {}),  # type: ignore[arg-type]
         )
         d = driver.BatchDriver(
             cfg,
@@ -215,8 +231,45 @@ async def run_case(
             metrics=metrics,
             throttle_call=throttle_call,
         )
+        try:
+            yield BenchDaemon(d, mgr, metrics, txmgr, ctl, chain_id)
+        finally:
+            if d.running:
+                await d.stop()
+    finally:
+        for c in (l1, ctl, throttle_rpc):
+            await c.close()
+        await l2.close()
+        proc.kill()
+        proc.wait()
+
+
+async def run_case(
+    profile: str, batch_type: int, blobs: int, blocks: int, *, unsafe_limit: int = 0, stuck: bool = False
+) -> dict[str, Any]:
+    """One case; returns the measured numbers (see the module docstring).
+
+    The safe head never moves (the local node's stays at genesis): a case ends once loading has stopped
+    (every block loaded, or paused at ``unsafe_limit``) and every channel built is confirmed. ``stuck``
+    skips the read-back of the channels (the memory case).
+    """
+    from batcher import block_loader, driver
+    from common.txmgr.blobs import prewarm_kzg_worker, shutdown_kzg_worker
+
+    clock = StageClock()
+    for module, name, stage in (
+        (block_loader, "block_from_rpc", "block_from_rpc"),
+        (driver, "next_tx_data", "channel (next_tx_data)"),
+        (driver, "tx_candidate", "blob encoding"),
+    ):
+        setattr(module, name, clock.wrap(stage, getattr(module, name)))
+    prewarm_kzg_worker()
+    async with bench_daemon(
+        profile, blocks, batch_type=batch_type, blobs=blobs, unsafe_limit=unsafe_limit
+    ) as h:
+        d, mgr, txmgr = h.driver, h.manager, h.txmgr
         await _kzg_cpu()  # the worker is up (trusted setup loaded) before the clock starts
-        kzg0, srv0 = await _kzg_cpu(), await _server_cpu(ctl)
+        kzg0, srv0 = await _kzg_cpu(), await _server_cpu(h.control)
         cpu0, main0 = time.process_time(), time.thread_time()
         t0 = time.perf_counter()
         await d.start()
@@ -225,11 +278,8 @@ async def run_case(
         while True:
             await asyncio.sleep(0.05)
             peak_loaded = max(peak_loaded, len(mgr.blocks))
-            if stuck:
-                if time.perf_counter() - t0 > 60 or (mgr.block_cursor >= blocks):
-                    break
-                continue
-            if mgr.block_cursor >= blocks and not flushed:
+            done_loading = mgr.block_cursor >= blocks or (d.loader.paused and mgr.pending_blocks == 0)
+            if done_loading and not flushed:
                 d.flush()
                 flushed = True
             if flushed and all(ch.is_fully_submitted for ch in mgr.channels):
@@ -237,16 +287,12 @@ async def run_case(
         wall = time.perf_counter() - t0
         main_cpu = time.thread_time() - main0
         cpu = time.process_time() - cpu0
-        kzg, srv = await _kzg_cpu() - kzg0, await _server_cpu(ctl) - srv0
+        kzg, srv = await _kzg_cpu() - kzg0, await _server_cpu(h.control) - srv0
         rss = _rss_mb()
+        held = d.loader.loaded_unsafe_bytes()
+        loaded = len(mgr.blocks)
         await d.stop()
-        for c in (l1, ctl, throttle_rpc):
-            await c.close()
-        await l2.close()
-        shutdown_kzg_worker()
-    finally:
-        proc.kill()
-        proc.wait()
+    shutdown_kzg_worker()
     contents = channel_contents(txmgr.blobs, txmgr.calldata) if not stuck else []
     raw = sum(len(c) for c in contents)
     from common.derive.compressor import compress_channel
@@ -274,7 +320,9 @@ async def run_case(
         "channels": len(contents),
         "txs": txmgr.sent,
         "peak_loaded_blocks": peak_loaded,
-        "loaded_blocks": mgr.block_cursor if stuck else blocks,
+        "loaded_blocks": loaded,
+        "loaded_unsafe_bytes": held,
+        "unsafe_limit": unsafe_limit,
     }
 
 
