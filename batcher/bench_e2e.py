@@ -31,6 +31,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 R = TypeVar("R")
@@ -128,10 +129,17 @@ def _rss_mb() -> float:
 
 
 async def _kzg_cpu() -> float:
-    """CPU seconds of the KZG worker process so far."""
+    """CPU seconds of the KZG worker processes so far (Linux ``/proc``; 0 where it cannot be read)."""
     from common.txmgr.blobs import _kzg_worker
 
-    return float(await asyncio.get_running_loop().run_in_executor(_kzg_worker(), time.process_time))
+    worker = _kzg_worker()
+    await asyncio.get_running_loop().run_in_executor(worker, time.process_time)  # the pool is up
+    total = 0.0
+    for pid in list(getattr(worker, "_processes", {}) or {}):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 async def _server_cpu(client: Any) -> float:
