@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from batcher.channel_events import pending_raw_bytes
 from batcher.channel_manager import ChannelManager, ReorgDetected
 from batcher.clients import L1Like, L2Endpoints, TxManagerLike
+from batcher.da_estimate import unsafe_da_bytes
 from batcher.metrics import BatcherMetrics
 from batcher.recovery import channels_on_l1, find_recent_tx_block
 from batcher.sync_actions import BlockRange, OutOfSync, compute_sync_actions
@@ -190,8 +191,17 @@ class BlockLoader:
         if self.recover_pending:
             self.recover_pending = False
             await self._recover(status)
-        if self.throttling.cfg.enabled:  # the DA estimate (pure-Python FastLZ) only where it is used
-            self.throttling.signal(self.mgr.unsafe_da_bytes, loaded=block_range is not None)
+        self._signal_throttle(loaded=block_range is not None)
+
+    def _signal_throttle(self, *, loaded: bool) -> None:
+        """The backlog to the throttling loop; the DA estimate (FastLZ) only when throttling is on, and
+        only as exact as the controller needs (:mod:`batcher.da_estimate`)."""
+        if not self.throttling.cfg.enabled:
+            return
+        mgr = self.mgr
+        pending = mgr.blocks[mgr.block_cursor :]
+        unsafe = unsafe_da_bytes(pending, mgr.channels, self.throttling.controller.saturation)
+        self.throttling.signal(unsafe, loaded=loaded)
 
     def loaded_unsafe_bytes(self) -> int:
         """Raw bytes of the blocks the manager still holds (loaded, not yet pruned as safe)."""
@@ -283,8 +293,7 @@ class BlockLoader:
                         "loaded", last.number, last.timestamp, last.hash, last.l1_origin, last.sequence_number
                     )
                 if end < block_range.end:
-                    if self.throttling.cfg.enabled:
-                        self.throttling.signal(self.mgr.unsafe_da_bytes, loaded=True)
+                    self._signal_throttle(loaded=True)
                     if not self.recover_pending:  # recovery must see the blocks before any channel opens
                         await self._publish()
                 start = end + 1
@@ -299,7 +308,6 @@ class BlockLoader:
         eth = await self.l2.eth_client()
         sem = asyncio.Semaphore(FETCH_CONCURRENCY)
         chain_id = self.rollup.l2_chain_id
-        estimate = self.throttling.cfg.enabled
 
         async def one(n: int) -> BlockInput:
             async with sem:
@@ -309,10 +317,7 @@ class BlockLoader:
                     eth,
                     "eth_getBlockByNumber",
                 )
-            block = block_from_rpc(obj, chain_id)
-            if estimate:  # computed (and cached) here, overlapped with the compression of earlier blocks
-                _ = block.da_size_estimate
-            return block
+            return block_from_rpc(obj, chain_id)
 
         return list(await asyncio.gather(*(one(n) for n in range(start, end + 1))))
 
