@@ -27,6 +27,7 @@ from common.derive.transaction import (
     raw_tx_from_json,
     tx_type_of_json,
 )
+from common.derive.tx_json import fast_raw_tx
 
 BLOCK_SIZE_OVERHEAD = 70
 """Per-block constant of op-batcher's raw and DA size estimates."""
@@ -129,6 +130,10 @@ def block_from_rpc(obj: Mapping[str, Any], chain_id: int) -> BlockInput:
         raise BlockError(f"L2 block {number}: cannot parse the L1-info deposit: {exc}") from exc
     raws = []
     for index, tx in enumerate(txs[1:], start=1):
+        fast = fast_raw_tx(tx, chain_id)  # types 1 and 2, checked against the node's hash
+        if fast is not None:
+            raws.append(fast)
+            continue
         where = f"L2 block {number} tx {index}"
         try:
             tx_type = tx_type_of_json(tx)
