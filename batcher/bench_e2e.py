@@ -286,7 +286,10 @@ async def run_case(
         while True:
             await asyncio.sleep(0.05)
             peak_loaded = max(peak_loaded, len(mgr.blocks))
-            done_loading = mgr.block_cursor >= blocks or (d.loader.paused and mgr.pending_blocks == 0)
+            paused = getattr(
+                d.loader, "paused", False
+            )  # (absent in builds before the limit, for before/after)
+            done_loading = mgr.block_cursor >= blocks or (paused and mgr.pending_blocks == 0)
             if done_loading and not flushed:
                 d.flush()
                 flushed = True
@@ -297,7 +300,7 @@ async def run_case(
         cpu = time.process_time() - cpu0
         kzg, srv = await _kzg_cpu() - kzg0, await _server_cpu(h.control) - srv0
         rss = _rss_mb()
-        held = d.loader.loaded_unsafe_bytes()
+        held = sum(b.raw_size_estimate for b in mgr.blocks)
         loaded = len(mgr.blocks)
         await d.stop()
     shutdown_kzg_worker()

@@ -90,6 +90,8 @@ class BlockLoader:
         """Sum of the sizes in ``_sizes``: raw bytes loaded and not yet safe."""
         self.paused = False
         """Loading is paused at ``max_unsafe_l2_bytes``."""
+        self._estimate_ahead = cfg.throttle.enabled
+        """The fetch computes each block's DA estimate (the last throttle signal was below saturation)."""
 
     @property
     def _stopping(self) -> asyncio.Event:
@@ -200,7 +202,9 @@ class BlockLoader:
             return
         mgr = self.mgr
         pending = mgr.blocks[mgr.block_cursor :]
-        unsafe = unsafe_da_bytes(pending, mgr.channels, self.throttling.controller.saturation)
+        saturation = self.throttling.controller.saturation
+        unsafe = unsafe_da_bytes(pending, mgr.channels, saturation)
+        self._estimate_ahead = saturation is None or unsafe < saturation
         self.throttling.signal(unsafe, loaded=loaded)
 
     def loaded_unsafe_bytes(self) -> int:
@@ -317,7 +321,10 @@ class BlockLoader:
                     eth,
                     "eth_getBlockByNumber",
                 )
-            return block_from_rpc(obj, chain_id)
+            block = block_from_rpc(obj, chain_id)
+            if self._estimate_ahead:  # needed at the next signal: computed here, overlapping compression
+                _ = block.da_size_estimate
+            return block
 
         return list(await asyncio.gather(*(one(n) for n in range(start, end + 1))))
 
