@@ -69,8 +69,10 @@ class StageClock:
 class BenchTxManager:
     """Stand-in tx manager: real KZG sidecar per blob tx (the daemon's worker), then an instant receipt."""
 
-    def __init__(self, *, cell_proofs: bool = True) -> None:
+    def __init__(self, *, cell_proofs: bool = True, prove: bool = True) -> None:
         self.cell_proofs = cell_proofs
+        self.prove = prove
+        """False (the memory case): no sidecar; the KZG processes' memory is not the daemon's RSS."""
         self.blobs: list[bytes] = []
         self.calldata: list[bytes] = []
         self.sent = 0
@@ -92,8 +94,9 @@ class BenchTxManager:
         from common.txmgr.blobs import build_sidecar
 
         if candidate.blobs:
-            await build_sidecar(candidate.blobs, cell_proofs=self.cell_proofs)
-            self.blobs.extend(candidate.blobs)
+            if self.prove:
+                await build_sidecar(candidate.blobs, cell_proofs=self.cell_proofs)
+                self.blobs.extend(candidate.blobs)
         else:
             self.calldata.append(candidate.data)
         self.sent += 1
@@ -187,6 +190,7 @@ async def bench_daemon(
     blobs: int = 6,
     da_type: str = "blobs",
     unsafe_limit: int = 0,
+    prove: bool = True,
 ) -> AsyncIterator[BenchDaemon]:
     """Start the local chain and build the daemon's driver on it (not started); tear both down after."""
     from batcher import driver
@@ -221,7 +225,7 @@ async def bench_daemon(
         async def throttle_call(_endpoint: str, max_tx: int, max_block: int) -> Any:
             return await throttle_rpc.call("miner_setMaxDASize", [hex(max_tx), hex(max_block)])
 
-        txmgr = BenchTxManager()
+        txmgr = BenchTxManager(prove=prove)
         cfg = driver.DriverConfig(
             poll_interval=0.05,
             max_pending_tx=10,
@@ -253,13 +257,20 @@ async def bench_daemon(
 
 
 async def run_case(
-    profile: str, batch_type: int, blobs: int, blocks: int, *, unsafe_limit: int = 0, stuck: bool = False
+    profile: str,
+    batch_type: int,
+    blobs: int,
+    blocks: int,
+    *,
+    unsafe_limit: int = 0,
+    stuck: bool = False,
+    da_type: str = "blobs",
 ) -> dict[str, Any]:
     """One case; returns the measured numbers (see the module docstring).
 
     The safe head never moves (the local node's stays at genesis): a case ends once loading has stopped
     (every block loaded, or paused at ``unsafe_limit``) and every channel built is confirmed. ``stuck``
-    skips the read-back of the channels (the memory case).
+    (the memory case) builds no blob proofs and skips the read-back of the channels.
     """
     from batcher import block_loader, driver
     from common.txmgr.blobs import prewarm_kzg_worker, shutdown_kzg_worker
@@ -273,7 +284,13 @@ async def run_case(
         setattr(module, name, clock.wrap(stage, getattr(module, name)))
     prewarm_kzg_worker()
     async with bench_daemon(
-        profile, blocks, batch_type=batch_type, blobs=blobs, unsafe_limit=unsafe_limit
+        profile,
+        blocks,
+        batch_type=batch_type,
+        blobs=blobs,
+        da_type=da_type,
+        unsafe_limit=unsafe_limit,
+        prove=not stuck,
     ) as h:
         d, mgr, txmgr = h.driver, h.manager, h.txmgr
         await _kzg_cpu()  # the worker is up (trusted setup loaded) before the clock starts
@@ -368,6 +385,7 @@ def _child(args: argparse.Namespace) -> int:
             args.blocks,
             unsafe_limit=args.unsafe_limit,
             stuck=args.stuck,
+            da_type=args.da,
         )
     )
     print("RESULT " + json.dumps(result), flush=True)
@@ -398,7 +416,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--blobs", type=int, default=6)
     ap.add_argument("--blocks", type=int, default=0)
     ap.add_argument("--unsafe-limit", type=int, default=0)
-    ap.add_argument("--stuck", action="store_true")
+    ap.add_argument("--stuck", action="store_true", help="memory case: skip reading the channels back")
+    ap.add_argument("--da", choices=("blobs", "calldata"), default="blobs")
     args = ap.parse_args(argv)
     if args.child:
         return _child(args)
