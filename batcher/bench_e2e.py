@@ -197,6 +197,7 @@ async def bench_daemon(
     from batcher.bench_l2 import bench_rollup
     from batcher.channel_config import DAConfigSelector, build_channel_configs
     from batcher.channel_manager import ChannelManager
+    from batcher.driver_config import DriverConfig
     from batcher.metrics import new_batcher_metrics
     from common.rpc.active import StaticL2Provider
     from common.rpc.client import RpcClient
@@ -226,7 +227,7 @@ async def bench_daemon(
             return await throttle_rpc.call("miner_setMaxDASize", [hex(max_tx), hex(max_block)])
 
         txmgr = BenchTxManager(prove=prove)
-        cfg = driver.DriverConfig(
+        cfg = DriverConfig(
             poll_interval=0.05,
             max_pending_tx=10,
             recover_from_l1=False,

@@ -18,12 +18,12 @@ import asyncio
 import collections
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 from batcher.channel_events import pending_raw_bytes
 from batcher.channel_manager import ChannelManager, ReorgDetected
 from batcher.clients import L1Like, L2Endpoints, TxManagerLike
 from batcher.da_estimate import unsafe_da_bytes
+from batcher.driver_config import DriverConfig
 from batcher.metrics import BatcherMetrics
 from batcher.recovery import channels_on_l1, find_recent_tx_block
 from batcher.sync_actions import BlockRange, OutOfSync, compute_sync_actions
@@ -35,9 +35,6 @@ from common.derive.sync_status import SyncStatus
 from common.rpc.client import within
 from common.rpc.errors import RpcError
 from common.service.log import get_logger
-
-if TYPE_CHECKING:
-    from batcher.driver import DriverConfig
 
 log = get_logger("batcher")
 

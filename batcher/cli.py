@@ -1,5 +1,5 @@
-"""``op-batcher`` entry point: the service, plus the ``decode``, ``bench`` (``--e2e``: the daemon's ingest
-path against a local chain, :mod:`batcher.bench_e2e`) and ``doc`` subcommands.
+"""``op-batcher`` entry point: the service and the ``decode``, ``bench`` (``--e2e``: the daemon's ingest
+path against a local chain, :mod:`batcher.bench_e2e`), ``shadow``, ``doc`` subcommands.
 
 Only the flag table is imported before the flags are parsed: ``--help``, ``--version`` and usage errors
 answer without loading the service (eth_account, aiohttp, ckzg, prometheus_client), which
@@ -8,7 +8,6 @@ answer without loading the service (eth_account, aiohttp, ckzg, prometheus_clien
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -32,23 +31,18 @@ def main(argv: list[str] | None = None) -> int:
         from batcher.bench import main as bench_main
 
         return bench_main(args[1:])
+    if args and args[0] == "shadow":  # op-batcher shadow (batcher/shadow.py)
+        from batcher.shadow import main as shadow_main
+
+        return shadow_main(args[1:])
     return run_service(args)
 
 
 def run_service(argv: list[str], environ: dict[str, str] | None = None) -> int:
     """The daemon (and ``doc``): Go-style flag parsing first, the service's heavy imports only at setup."""
-    from batcher.flags import VERSION, batcher_table, build_batcher_config
-    from common.service.lifecycle import service_main
+    from batcher.launch import run
 
-    return service_main(
-        batcher_table(VERSION),
-        argv,
-        dict(os.environ) if environ is None else environ,
-        build_config=build_batcher_config,
-        create=_create,
-        init_message="Initializing Batch Submitter",
-        doc=_doc,
-    )
+    return run(argv, environ, create=_create, doc=_doc)
 
 
 def _create(cfg: BatcherConfig, close: CloseApp) -> BatcherService:

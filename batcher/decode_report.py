@@ -20,6 +20,7 @@ from common.derive.channel import (
     iter_batch_payloads,
 )
 from common.derive.channel_bank import AssembledChannel, ChannelBank, ChannelBankRules, DroppedChannel
+from common.derive.derived_block import DerivedBlock, singular_block, span_blocks
 from common.derive.frame import FrameError, parse_frames
 from common.derive.singular_batch import SingularBatch
 from common.derive.span_batch import SpanBatch
@@ -54,22 +55,20 @@ def _frame_json(rec_label: str, l1_block: int, f: Any) -> dict[str, Any]:
 
 
 def _block_json(
-    timestamp: int,
-    epoch: int,
-    txs: Sequence[bytes],
+    blk: DerivedBlock,
     params: L2Params | None,
     channel_id: str,
     batch_index: int,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    out: dict[str, Any] = {"timestamp": timestamp, "l1_origin_number": epoch}
+    out: dict[str, Any] = {"timestamp": blk.timestamp, "l1_origin_number": blk.epoch_num}
     if params is not None:
-        out["number"] = params.block_number(timestamp)
+        out["number"] = params.block_number(blk.timestamp)
     out.update(extra or {})
     out.update(
         {
-            "tx_count": len(txs),
-            "tx_hashes": ["0x" + keccak256(tx).hex() for tx in txs],
+            "tx_count": len(blk.transactions),
+            "tx_hashes": ["0x" + keccak256(tx).hex() for tx in blk.transactions],
             "channel_id": channel_id,
             "batch_index": batch_index,
         }
@@ -104,20 +103,12 @@ def _decode_batch(
                 "tx_count": len(batch.transactions),
             }
         )
-        blocks.append(
-            _block_json(
-                batch.timestamp,
-                batch.epoch_num,
-                batch.transactions,
-                params,
-                channel_id,
-                index,
-                {
-                    "l1_origin_hash": "0x" + batch.epoch_hash.hex(),
-                    "parent_hash": "0x" + batch.parent_hash.hex(),
-                },
-            )
-        )
+        blk = singular_block(batch)
+        checks = {
+            "l1_origin_hash": "0x" + blk.epoch_hash_prefix.hex(),
+            "parent_hash": "0x" + blk.parent_hash_prefix.hex(),
+        }
+        blocks.append(_block_json(blk, params, channel_id, index, checks))
         return info, True
     assert isinstance(batch, SpanBatch)
     info.update(
@@ -137,12 +128,11 @@ def _decode_batch(
         )
         return info, True
     try:
-        derived = batch.derive_blocks(params.genesis_time, params.block_time, params.chain_id)
+        derived = span_blocks(batch, params.genesis_time, params.block_time, params.chain_id)
     except (BatchError, ValueError) as exc:
         info["errors"].append(f"span batch {index} of channel {channel_id}: {exc}")
         return info, False
-    for b in derived:
-        blocks.append(_block_json(b.timestamp, b.epoch_num, b.transactions, params, channel_id, index))
+    blocks.extend(_block_json(b, params, channel_id, index) for b in derived)
     return info, True
 
 
@@ -276,6 +266,19 @@ def _channel_report(
         errors.append(str(exc))
     out["batch_count"] = count
     return out
+
+
+# ---- one channel at a time (op-batcher shadow reads the incumbent's channels as they complete) ----
+
+
+def decode_channel(
+    ch: AssembledChannel, rules: ChannelBankRules, l1_time: int, params: L2Params | None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """One complete channel's report (as in ``channels``) and the L2 blocks it derives to."""
+    part: dict[str, Any] = {"batches": [], "blocks": []}
+    out = _channel_report(ch, rules, l1_time, params, part)
+    out["errors"].extend(e for b in part["batches"] for e in b["errors"])
+    return out, part["blocks"]
 
 
 def _collect_errors(report: dict[str, Any]) -> None:

@@ -38,7 +38,7 @@ import contextlib
 import enum
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from batcher.block_loader import BlockLoader
@@ -47,9 +47,10 @@ from batcher.channel_config import GasPriceCaps
 from batcher.channel_events import ChannelEventReporter
 from batcher.channel_manager import ChannelManager
 from batcher.clients import L1Like, L2Endpoints, TxManagerLike
+from batcher.driver_config import DriverConfig
 from batcher.metrics import BatcherMetrics
 from batcher.publisher import TxDataRequest, next_tx_data, tx_candidate
-from batcher.throttle import ControllerType, PIDConfig, ThrottleConfig, ThrottleController, ThrottleParams
+from batcher.throttle import ThrottleController, ThrottleParams
 from batcher.throttling import ThrottleCall, ThrottleLoop
 from common.derive.block_ref import BlockID
 from common.derive.rollup_config import RollupConfig
@@ -64,27 +65,6 @@ log = get_logger("batcher")
 
 STEP_BUDGET = 16
 """Txs handed out before the state task yields to the event loop (max-pending-tx 0 can mean many)."""
-
-
-@dataclass(frozen=True, slots=True)
-class DriverConfig:
-    poll_interval: float = 6.0
-    max_pending_tx: int = 1
-    network_timeout: float = 10.0
-    check_recent_txs_depth: int = 0
-    wait_node_sync: bool = False
-    is_auto_da: bool = False
-    throttle: ThrottleConfig = field(default_factory=ThrottleConfig)
-    throttle_controller: ControllerType = ControllerType.QUADRATIC
-    pid: PIDConfig | None = None
-    throttle_endpoints: tuple[str, ...] = ()
-    recover_from_l1: bool = True
-    node_sync_poll_interval: float = 12.0
-    clear_retry_interval: float = 5.0
-    drain_timeout: float = 30.0
-    """Seconds a graceful stop waits for in-flight txs before abandoning them."""
-    max_unsafe_l2_bytes: int = 0
-    """``--max-unsafe-l2-bytes``: loading pauses at this many raw bytes loaded but unsafe (0: no limit)."""
 
 
 class TxpoolState(enum.Enum):

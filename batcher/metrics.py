@@ -305,12 +305,16 @@ def new_batcher_metrics(*, process_collectors: bool = True) -> BatcherMetrics:
 
 def metric_docs() -> list[MetricDoc]:
     """Every documented series (batcher, txmgr, rpc), for ``op-batcher doc metrics``."""
-    from common.service.metrics import BalancePoller, RpcClientMetrics, RpcServerMetrics
+    from common.service.balance import BalancePoller
+    from common.service.metrics import RpcClientMetrics, RpcServerMetrics
 
     m = new_batcher_metrics(process_collectors=False)
     RpcServerMetrics(m.factory)
     RpcClientMetrics(m.factory)
     BalancePoller(m.factory, "<address>", _no_balance)  # created by the service when metrics are on
+    from batcher.shadow_metrics import ShadowMetrics  # `op-batcher shadow` series (batcher/shadow.py)
+
+    ShadowMetrics(m.factory)
     return list(m.factory.docs)
 
 

@@ -24,14 +24,13 @@ from typing import Any, Protocol, runtime_checkable
 
 from batcher.channel import L2Block
 from batcher.channel_manager import ChannelOnL1, block_number_at
-from common.derive.batch import BatchError, SpanBatchError, decode_batch
+from common.derive.batch import BatchError
 from common.derive.blob import BlobError, decode_blob
 from common.derive.block_ref import BlockID, hex_to_bytes, json_uint
 from common.derive.channel import read_channel
+from common.derive.derived_block import DerivedBlock, payload_blocks
 from common.derive.frame import Frame, FrameError, parse_frames
 from common.derive.rollup_config import RollupConfig
-from common.derive.singular_batch import SingularBatch
-from common.derive.span_batch import SpanBatch
 from common.derive.transaction import TransactionError
 from common.rpc.beacon import BeaconClient, BeaconError
 from common.rpc.errors import RpcError, RpcResponseError
@@ -130,24 +129,11 @@ async def blocks_with_own_txs(l1: NonceSource, address: bytes, first: int, last:
 # ---- decoding channels -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class DecodedBlock:
-    """One L2 block as a batch describes it."""
-
-    timestamp: int
-    epoch_num: int
-    transactions: tuple[bytes, ...]
-    parent_hash: bytes = b""
-    """Full hash (singular batch) or 20-byte prefix (first block of a span batch); empty otherwise."""
-    epoch_hash: bytes = b""
-    """Full hash (singular) or 20-byte prefix (last block of a span batch); empty otherwise."""
-
-
 class ChannelDecodeError(ValueError):
     """A channel's data did not decode to batches."""
 
 
-def decode_channel_blocks(frames: Sequence[Frame], rollup: RollupConfig, l1_time: int) -> list[DecodedBlock]:
+def decode_channel_blocks(frames: Sequence[Frame], rollup: RollupConfig, l1_time: int) -> list[DerivedBlock]:
     """Frames of one channel (in order) -> the L2 blocks its batches describe."""
     for i, f in enumerate(frames):
         if f.number != i:
@@ -158,33 +144,12 @@ def decode_channel_blocks(frames: Sequence[Frame], rollup: RollupConfig, l1_time
     read = read_channel(data, fjord=rollup.is_active("fjord", l1_time))
     if read.error is not None:
         raise ChannelDecodeError(f"channel {frames[0].channel_id.hex()}: {read.error}")
-    out: list[DecodedBlock] = []
+    out: list[DerivedBlock] = []
     for payload in read.payloads:
         try:
-            batch = decode_batch(payload)
-        except BatchError as exc:
+            out.extend(payload_blocks(payload, rollup.genesis_l2_time, rollup.block_time, rollup.l2_chain_id))
+        except (BatchError, TransactionError, ValueError) as exc:
             raise ChannelDecodeError(str(exc)) from exc
-        if isinstance(batch, SingularBatch):
-            out.append(
-                DecodedBlock(
-                    batch.timestamp, batch.epoch_num, batch.transactions, batch.parent_hash, batch.epoch_hash
-                )
-            )
-        else:
-            out.extend(_span_blocks(batch, rollup))
-    return out
-
-
-def _span_blocks(batch: SpanBatch, rollup: RollupConfig) -> list[DecodedBlock]:
-    try:
-        derived = batch.derive_blocks(rollup.genesis_l2_time, rollup.block_time, rollup.l2_chain_id)
-    except (SpanBatchError, TransactionError, ValueError) as exc:
-        raise ChannelDecodeError(f"span batch: {exc}") from exc
-    out = []
-    for i, b in enumerate(derived):
-        parent = batch.parent_check if i == 0 else b""
-        origin = batch.l1_origin_check if i == len(derived) - 1 else b""
-        out.append(DecodedBlock(b.timestamp, b.epoch_num, b.transactions, parent, origin))
     return out
 
 
@@ -204,10 +169,12 @@ def verify_channel(frames: Sequence[Frame], blocks: Sequence[L2Block], rollup: R
             return f"{where}: timestamp {d.timestamp} decoded, {b.timestamp} put in"
         if d.epoch_num != b.l1_origin.number:
             return f"{where}: L1 origin {d.epoch_num} decoded, {b.l1_origin.number} put in"
-        if d.parent_hash and not b.parent_hash.startswith(d.parent_hash):
-            return f"{where}: parent hash 0x{d.parent_hash.hex()} decoded, 0x{b.parent_hash.hex()} put in"
-        if d.epoch_hash and not b.l1_origin.hash.startswith(d.epoch_hash):
-            return f"{where}: L1 origin hash 0x{d.epoch_hash.hex()} decoded"
+        if d.parent_hash_prefix and not b.parent_hash.startswith(d.parent_hash_prefix):
+            return (
+                f"{where}: parent hash 0x{d.parent_hash_prefix.hex()} decoded, 0x{b.parent_hash.hex()} put in"
+            )
+        if d.epoch_hash_prefix and not b.l1_origin.hash.startswith(d.epoch_hash_prefix):
+            return f"{where}: L1 origin hash 0x{d.epoch_hash_prefix.hex()} decoded"
         txs = getattr(b, "transactions", None)
         if txs is not None and tuple(txs) != d.transactions:
             return f"{where}: {len(d.transactions)} txs decoded differ from the {len(txs)} put in"
@@ -226,9 +193,9 @@ def summarize_channel(
         channel_id=channel_id,
         first_block=block_number_at(rollup, first.timestamp),
         last_block=block_number_at(rollup, last.timestamp),
-        parent_check=first.parent_hash,
+        parent_check=first.parent_hash_prefix,
         inclusion_block=inclusion,
-        l1_origin_check=last.epoch_hash,
+        l1_origin_check=last.epoch_hash_prefix,
     )
 
 

@@ -20,8 +20,10 @@ from typing import Any
 from batcher.admin import register_admin
 from batcher.channel_config import ChannelConfigError, DAConfigSelector, DAType, build_channel_configs
 from batcher.channel_manager import ChannelManager
-from batcher.driver import BatchDriver, DriverConfig
-from batcher.flags import VERSION, BatcherConfig
+from batcher.driver import BatchDriver
+from batcher.driver_config import DriverConfig
+from batcher.flags import VERSION as VERSION
+from batcher.flags import BatcherConfig
 from batcher.metrics import BatcherMetrics, metric_docs, new_batcher_metrics
 from batcher.recovery import BlobTxRef, RecoveryBlobs
 from batcher.throttle import ControllerType, ThrottleError
@@ -31,16 +33,14 @@ from common.rpc.beacon import BeaconClient
 from common.rpc.client import DEFAULT_MAX_RESPONSE_BYTES, RpcClient
 from common.rpc.eth import EthClient
 from common.rpc.rollup import RollupClient
+from common.service.balance import BalancePoller
 from common.service.lifecycle import CloseApp
 from common.service.log import get_logger
-from common.service.metrics import (
-    BalancePoller,
-    MetricsServer,
-    RpcClientMetrics,
-    RpcServerMetrics,
-    doc_command,
-)
+from common.service.metrics import RpcClientMetrics, RpcServerMetrics
+from common.service.metrics_doc import doc_command
+from common.service.metrics_server import MetricsServer
 from common.service.rpc_server import RpcServer
+from common.txmgr.api import txmgr_api
 from common.txmgr.blobs import prewarm_kzg_worker
 from common.txmgr.signer import from_config as signer_from_config
 from common.txmgr.txmgr import TxManager
@@ -218,7 +218,7 @@ class BatcherService:
             enable_admin=cfg.rpc.enable_admin,
             metrics=RpcServerMetrics(self.metrics.factory),
         )
-        register_admin(self.rpc, self.driver, self.txmgr.api())
+        register_admin(self.rpc, self.driver, txmgr_api(self.txmgr))
 
     def _channel_manager(self, rollup: RollupConfig) -> tuple[ChannelManager, bool]:
         cfg = self.cfg
@@ -317,10 +317,10 @@ class BatcherService:
 
 
 def main(argv: list[str], environ: dict[str, str] | None = None) -> int:
-    """The daemon; see :func:`batcher.cli.run_service` (which imports this module only at setup)."""
-    from batcher.cli import run_service
+    """The daemon (:mod:`batcher.cli` runs the same, importing this module only at setup)."""
+    from batcher.launch import run
 
-    return run_service(argv, environ)
+    return run(argv, environ, create=BatcherService, doc=doc_main)
 
 
 def doc_main(args: list[str]) -> int:

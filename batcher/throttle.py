@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import enum
 import math
-import re
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from common.service.go_syntax import format_duration, parse_duration
 
 
 class ThrottleError(ValueError):
@@ -102,7 +103,7 @@ class PIDConfig:
             raise ThrottleError(f"PID OutputMax must be between 0 and 1, got {_go_float(self.output_max)}")
         if self.sample_time <= 0:
             raise ThrottleError(
-                f"PID SampleTime must be positive, got {format_go_duration(self.sample_time)}"
+                f"PID SampleTime must be positive, got {format_duration(round(self.sample_time * 1e9))}"
             )
 
     def check_admin(self) -> None:
@@ -359,7 +360,7 @@ def pid_config_from_json(obj: dict[str, Any]) -> PIDConfig:
         raise ThrottleError("pidConfig: expected an object")
     try:
         raw_st = obj.get("sample_time", 0)
-        sample = parse_go_duration(raw_st) if isinstance(raw_st, str) else float(raw_st) / 1e9
+        sample = parse_duration(raw_st) / 1e9 if isinstance(raw_st, str) else float(raw_st) / 1e9
         return PIDConfig(
             kp=float(obj.get("kp", 0.0)),
             ki=float(obj.get("ki", 0.0)),
@@ -370,50 +371,3 @@ def pid_config_from_json(obj: dict[str, Any]) -> PIDConfig:
         )
     except (TypeError, ValueError) as exc:
         raise ThrottleError(f"pidConfig: {exc}") from None
-
-
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_go_duration(text: str) -> float:
-    """Go ``time.ParseDuration`` to seconds (``"2s"``, ``"1m30s"``, ``"500ms"``, ``"0"``)."""
-    s = text.strip()
-    sign = -1.0 if s.startswith("-") else 1.0
-    s = s.lstrip("+-")
-    if s == "0":
-        return 0.0
-    pos, total = 0, 0.0
-    while pos < len(s):
-        m = _DURATION_PART.match(s, pos)
-        if m is None:
-            raise ValueError(f'time: invalid duration "{text}"')
-        total += float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
-        pos = m.end()
-    if pos == 0:
-        raise ValueError(f'time: invalid duration "{text}"')
-    return sign * total
-
-
-def format_go_duration(seconds: float) -> str:
-    """Go ``Duration.String`` for the common cases (``2s``, ``1m30s``, ``500ms``, ``0s``)."""
-    ns = round(seconds * 1e9)
-    if ns == 0:
-        return "0s"
-    sign = "-" if ns < 0 else ""
-    ns = abs(ns)
-    if ns < 1_000_000_000:
-        for unit, size in (("ms", 1_000_000), ("µs", 1_000), ("ns", 1)):
-            if ns >= size:
-                return f"{sign}{_trim(ns / size)}{unit}"
-    h, rem = divmod(ns, 3_600_000_000_000)
-    m, rem = divmod(rem, 60_000_000_000)
-    out = f"{h}h" if h else ""
-    if h or m:
-        out += f"{m}m"
-    return f"{sign}{out}{_trim(rem / 1e9)}s"
-
-
-def _trim(v: float) -> str:
-    text = f"{v:.9f}".rstrip("0").rstrip(".")
-    return text or "0"

@@ -42,14 +42,12 @@ from typing import Any, Protocol
 from aiohttp import web
 from eth_utils.crypto import keccak
 
-from common.derive.batch import decode_batch
 from common.derive.blob import decode_blob
 from common.derive.block_ref import BlockID, L1BlockRef, L2BlockRef
 from common.derive.channel import read_channel
 from common.derive.channel_bank import BatcherTx, ChannelBank, ChannelBankRules
+from common.derive.derived_block import DerivedBlock, payload_blocks
 from common.derive.rollup_config import RollupConfig
-from common.derive.singular_batch import SingularBatch
-from common.derive.span_batch import SpanBatch
 from common.derive.sync_status import SyncStatus
 from common.derive.transaction import BATCHABLE_TX_TYPES, SET_CODE_TX_TYPE, raw_tx_from_json
 from devnet.anvil import rpc_call
@@ -104,19 +102,6 @@ def fetch_output(l2_url: str, number: int) -> Output:
 
 
 @dataclass(frozen=True, slots=True)
-class DerivedBlock:
-    """One L2 block's attributes as a batch describes them."""
-
-    timestamp: int
-    epoch_num: int
-    epoch_hash_prefix: bytes
-    """Full 32-byte epoch hash for singular batches; the 20-byte l1_origin_check for a span's last block."""
-    parent_hash_prefix: bytes
-    """Full parent hash (singular), 20-byte parent_check (first block of a span), or b"" (unchecked)."""
-    transactions: tuple[bytes, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class BatchTxInfo:
     """The last batcher transaction seen on L1, for status lines."""
 
@@ -125,38 +110,6 @@ class BatchTxInfo:
     tx_type: int
     blobs: int
     data_bytes: int
-
-
-def _span_blocks(batch: SpanBatch, rollup: RollupConfig) -> list[DerivedBlock]:
-    """Blocks of a span batch; parent_check binds the first block, l1_origin_check the last one's epoch."""
-    derived = batch.derive_blocks(rollup.genesis_l2_time, rollup.block_time, rollup.l2_chain_id)
-    last = len(derived) - 1
-    return [
-        DerivedBlock(
-            timestamp=blk.timestamp,
-            epoch_num=blk.epoch_num,
-            epoch_hash_prefix=bytes(batch.l1_origin_check) if i == last else b"",
-            parent_hash_prefix=bytes(batch.parent_check) if i == 0 else b"",
-            transactions=tuple(blk.transactions),
-        )
-        for i, blk in enumerate(derived)
-    ]
-
-
-def derived_blocks(payload: bytes, rollup: RollupConfig) -> list[DerivedBlock]:
-    """Decode one batch (type byte ++ body) into the blocks it describes."""
-    batch = decode_batch(payload, allow_trailing=True)
-    if isinstance(batch, SingularBatch):
-        return [
-            DerivedBlock(
-                batch.timestamp,
-                batch.epoch_num,
-                bytes(batch.epoch_hash),
-                bytes(batch.parent_hash),
-                tuple(batch.transactions),
-            )
-        ]
-    return _span_blocks(batch, rollup)
 
 
 class L2Engine(Protocol):
@@ -389,7 +342,13 @@ class Deriver:
             )
         for payload in read.payloads:
             try:
-                blocks = derived_blocks(payload, self.rollup)
+                blocks = payload_blocks(
+                    payload,
+                    self.rollup.genesis_l2_time,
+                    self.rollup.block_time,
+                    self.rollup.l2_chain_id,
+                    allow_trailing=True,
+                )
             except ValueError as exc:
                 log.warning(
                     "channel %s: undecodable batch dropped with the rest of the channel: %s",

@@ -13,8 +13,8 @@ from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry
 
+from common.service.balance import BalancePoller
 from common.service.metrics import (
-    BalancePoller,
     Factory,
     MetricDoc,
     RpcClientMetrics,

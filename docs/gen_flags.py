@@ -67,6 +67,12 @@ BATCHER_NOTES: Mapping[str, str] = {
     "1) and resumes once blocks become safe; 0 keeps Go's behaviour.",
 }
 
+SHADOW_NOTES: Mapping[str, str] = {
+    "shadow.batcher-address": "Python addition (`op-batcher shadow` only): the batcher to compare with.",
+    "shadow.report-path": "Python addition (`op-batcher shadow` only): written on exit (SIGINT/SIGTERM).",
+}
+"""``op-batcher shadow``'s own flags (batcher/shadow_flags.py); it also takes every op-batcher flag."""
+
 PROPOSER_NOTES: Mapping[str, str] = {
     **COMMON_NOTES,
     "l2oo-address": "Era-C semantics: still supported (the newest Go op-proposer removed the flag).",
@@ -228,6 +234,7 @@ def _any_kind(family: str, expand: Callable[[str, str], tuple[str, ...]]) -> set
 def generated_blocks() -> dict[str, str]:
     """Block key -> Markdown body, from the live flag tables and metric catalogues."""
     from batcher.flags import batcher_table
+    from batcher.shadow_flags import shadow_only_table
     from docs.catalogue import batcher_series, proposer_series
     from proposer.flags import proposer_table
 
@@ -235,6 +242,7 @@ def generated_blocks() -> dict[str, str]:
     return {
         "batcher-flags": flag_rows(batcher, BATCHER_NOTES),
         "proposer-flags": flag_rows(proposer, PROPOSER_NOTES),
+        "shadow-flags": flag_rows(shadow_only_table(), SHADOW_NOTES),
         "batcher-removed": removed_rows(batcher, BATCHER_REMOVED),
         "proposer-removed": removed_rows(proposer, PROPOSER_REMOVED),
         "batcher-env": env_list(batcher),

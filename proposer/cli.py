@@ -7,7 +7,6 @@ checks it.
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -24,18 +23,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_service(argv: list[str], environ: dict[str, str] | None = None) -> int:
     """The daemon (and ``doc``): Go-style flag parsing first, the service's heavy imports only at setup."""
-    from common.service.lifecycle import service_main
-    from proposer.flags import VERSION, build_proposer_config, proposer_table
+    from proposer.launch import run
 
-    return service_main(
-        proposer_table(VERSION),
-        argv,
-        dict(os.environ) if environ is None else environ,
-        build_config=build_proposer_config,
-        create=_create,
-        init_message="Initializing L2Output Submitter",
-        doc=_doc,
-    )
+    return run(argv, environ, create=_create, doc=_doc)
 
 
 def _create(cfg: ProposerConfig, close: CloseApp) -> ProposerService:

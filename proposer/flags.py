@@ -7,7 +7,7 @@ implemented, so validation rejects them (as it does ``--supervisor-rpcs``). The 
 without the batcher-only ``txmgr.blob-tip-cap-*`` flags.
 
 Entry: ``parse_proposer_args(argv, environ) -> ProposerConfig`` (CliError / ConfigError as in
-batcher/flags.py); ``proposer_table(version).help_text()`` for ``--help``.
+batcher/flags.py); ``flag_help.help_text(proposer_table(version))`` for ``--help``.
 """
 
 from __future__ import annotations

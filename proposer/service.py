@@ -16,20 +16,21 @@ from common.rpc.active import L2Provider, new_l2_provider
 from common.rpc.errors import ExecutionRevertedError
 from common.rpc.eth import EthClient
 from common.rpc.rollup import OutputResponse, RollupClient
+from common.service.balance import BalancePoller
 from common.service.lifecycle import CloseApp
 from common.service.log import get_logger
 from common.service.metrics import (
-    BalancePoller,
     Factory,
     MetricDoc,
-    MetricsServer,
     RpcClientMetrics,
     RpcServerMetrics,
-    doc_command,
     namespace_for,
     new_registry,
 )
+from common.service.metrics_doc import doc_command
+from common.service.metrics_server import MetricsServer
 from common.service.rpc_server import RpcServer
+from common.txmgr.api import txmgr_api
 from common.txmgr.metrics import TxMetrics
 from common.txmgr.signer import Signer
 from common.txmgr.signer import from_config as signer_from_config
@@ -168,7 +169,7 @@ class ProposerService:
         )
         self.rpc.register("admin_startProposer", self.admin_start, admin=True)
         self.rpc.register("admin_stopProposer", self.admin_stop, admin=True)
-        for method, fn in self.txmgr.api().items():
+        for method, fn in txmgr_api(self.txmgr).items():
             self.rpc.register(method, fn, admin=True)
 
     async def start(self) -> None:
@@ -242,10 +243,10 @@ class ProposerService:
 
 
 def main(argv: list[str], environ: dict[str, str] | None = None) -> int:
-    """The daemon; see :func:`proposer.cli.run_service` (which imports this module only at setup)."""
-    from proposer.cli import run_service
+    """The daemon (:mod:`proposer.cli` runs the same, importing this module only at setup)."""
+    from proposer.launch import run
 
-    return run_service(argv, environ)
+    return run(argv, environ, create=create_service, doc=doc_main)
 
 
 def doc_main(args: list[str]) -> int:

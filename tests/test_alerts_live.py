@@ -66,8 +66,6 @@ NEEDS_FAULT = {
 EXTRA = ["--resubmission-timeout", "3s", "--rpc.enable-admin"]
 """Both services re-publish a tx the pool has not taken every 3 s (Go default 48 s), so a rejecting pool
 makes the errors the publish-error alerts count within the test's time; the admin RPC stops them."""
-BATCHER_REFUSALS = 8
-"""More than the 5 publish errors OpBatcherPublishErrors counts (one per re-publish, every 3 s)."""
 FUNDED = hex(10_000 * 10**18)
 
 
@@ -348,7 +346,8 @@ def test_proposer_process_killed(live):
 
 def test_tx_stuck_in_the_pool(live):
     """The L1 node's pool refuses txs (the fault-injecting proxy answers ``eth_sendRawTransaction`` with
-    geth's "replacement transaction underpriced"): the batcher's first BATCHER_REFUSALS sends, then the
+    geth's "replacement transaction underpriced"): the batcher's sends until OpBatcherPublishErrors fires
+    (a count of refusals raced the first scrape: a new error series' first sample is no increase), then the
     pool takes them again (so the safe head, and with it the next output the proposer must propose,
     moves on), and every proposer send until the end of the fault. The publish errors raise
     OpBatcherPublishErrors and OpProposerPublishErrors and fill the dashboard's publish-error panels;
@@ -358,17 +357,17 @@ def test_tx_stuck_in_the_pool(live):
     minutes (not waited for)."""
     names = {"OpBatcherPublishErrors", "OpProposerPublishErrors", "OpProposerTxStuck"}
     batcher = bytes.fromhex(live.dn.info()["batcher_address"][2:])
-    refused = {"batcher": 0}
+    release = threading.Event()
 
     def refuse(raw: bytes) -> str | None:
-        if decode_raw_tx(raw).sender == batcher:
-            if refused["batcher"] >= BATCHER_REFUSALS:
-                return None
-            refused["batcher"] += 1
+        if release.is_set() and decode_raw_tx(raw).sender == batcher:
+            return None
         return "replacement transaction underpriced"
 
     live.pool.refuse = refuse
     try:
+        wait_alerts(live, {"OpBatcherPublishErrors"}, timeout=STUCK_TIMEOUT)
+        release.set()
         wait_alerts(live, names, timeout=STUCK_TIMEOUT)
         empty = [e for _t, e in empty_dashboard_queries(live) if "txmgr_tx_publish" in e]
         assert empty == [], empty

@@ -22,7 +22,8 @@ import pytest
 from batcher.channel import TxID
 from batcher.channel_config import DAConfigSelector, build_channel_configs
 from batcher.channel_manager import ChannelManager
-from batcher.driver import BatchDriver, DriverConfig, NotRunning, TxpoolState
+from batcher.driver import BatchDriver, NotRunning, TxpoolState
+from batcher.driver_config import DriverConfig
 from batcher.metrics import new_batcher_metrics
 from batcher.publisher import calldata_floor_gas
 from batcher.recovery import (

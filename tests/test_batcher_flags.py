@@ -13,6 +13,7 @@ from batcher.flags import (
     build_batcher_config,
     parse_batcher_args,
 )
+from common.service import flag_help
 from common.service.flags import ConfigError, FlagKind, UsageError, upper_snake
 from common.service.log import DEBUG, LogFormat
 
@@ -445,7 +446,7 @@ def test_all_compression_algos_and_da_types_are_accepted():
 def test_help_lists_every_flag_with_its_env_var():
     """--help shows each flag name and `$OP_BATCHER_...` hint, the `singular` batch type and DA default."""
     table = batcher_table("v1.2.3")
-    text = table.help_text()
+    text = flag_help.help_text(table)
     for flag in table.flags:
         placeholder = "" if flag.kind is FlagKind.BOOL else " value"
         assert f"   --{flag.name}{placeholder}" in text, flag.name

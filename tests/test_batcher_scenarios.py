@@ -86,16 +86,26 @@ ADMIN_FLUSH_ONLY = (
 """Channels stay open until admin_flushBatcher: the test decides when a batch tx goes out."""
 
 
-def flush_until_safe(dn: Devnet, svc: cli.Service, timeout: float = 60.0) -> None:
+def flush_until_safe(dn: Devnet, svc: cli.Service, timeout: float = 60.0, *, mine_l1: bool = False) -> None:
     """admin_flushBatcher every half second until the safe head reaches the unsafe head (a flush that
-    arrives while the batcher has no blocks loaded closes nothing, as in Go)."""
+    arrives while the batcher has no blocks loaded closes nothing, as in Go). ``mine_l1``: an L1 block
+    each time too, as a live L1 moves on while L2 waits (the fast devnet's L1 moves only with L2 blocks
+    or txs)."""
     assert dn.sequencer is not None and dn.deriver is not None
     deadline = time.monotonic() + timeout
     while dn.deriver.safe.number < dn.sequencer.head.number:
-        assert time.monotonic() < deadline, svc.tail(40)
-        assert svc.alive() and dn.deriver.halted is None, dn.deriver.halted or svc.tail(40)
+        assert time.monotonic() < deadline, progress_tail(svc)
+        assert svc.alive() and dn.deriver.halted is None, dn.deriver.halted or progress_tail(svc)
         admin(svc, "admin_flushBatcher")
+        if mine_l1:
+            rpc_call(dn.l1_url, "anvil_mine", ["0x1"])
         time.sleep(0.5)
+
+
+def progress_tail(svc: cli.Service) -> str:
+    """The service's last 40 log lines other than the flushes this file's loops request."""
+    lines = [line for line in svc.tail(200_000).splitlines() if "Flushing Batch Submitter" not in line]
+    return "\n".join(lines[-40:])
 
 
 @contextlib.contextmanager
@@ -161,7 +171,10 @@ def test_a_batch_tx_removed_by_an_l1_reorg_is_sent_again(dn: Devnet, tmp_path: P
             # anvil drops the rolled-back tx (geth would put it back in its pool and mine it again): the
             # batcher's next tx finds its cached nonce above the chain's and must heal the gap itself.
         dn.produce_l2_blocks(6)  # moves L1 on: the node passes the removed tx's block without progress
-        flush_until_safe(dn, svc)
+        # If the batcher posts the new blocks at the lost nonce before it sees the missing progress, that tx
+        # lands in the L1 head block and the node drops it (a future batch); only a later L1 block lets
+        # the node's L1 pass that tx's block, which is what shows the missing progress.
+        flush_until_safe(dn, svc, mine_l1=True)
         assert "sequencer did not make expected progress" in svc.tail(4000)
         assert "Nonce gap detected" in svc.tail(20_000)
     assert_safe_chain_is_every_block_once_in_order(dn, first_safe)

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from common.service import flag_help
 from common.service.flags import (
     MAX_INT64,
     MINUTE,
@@ -476,7 +477,7 @@ def test_duplicate_names_are_rejected_at_table_build():
 
 def test_help_text_layout():
     """Help has urfave's sections, `--name value` columns, quoted string defaults and $ENV hints."""
-    text = _table().help_text()
+    text = flag_help.help_text(_table())
     assert text.startswith("NAME:\n   op-test - Test Service\n\nUSAGE:\n   op-test [global options]")
     assert "VERSION:\n   v1.2.3" in text
     lines = {line.split()[0]: line for line in text.splitlines() if line.startswith("   --")}
@@ -497,7 +498,7 @@ def test_usage_error_text_prints_incorrect_usage_then_help():
     table = _table()
     with pytest.raises(UsageError) as exc:
         table.parse(["--bogus"], {})
-    text = table.usage_error_text(exc.value)
+    text = flag_help.usage_error_text(table, exc.value)
     assert text.startswith("Incorrect Usage: flag provided but not defined: -bogus\n\nNAME:\n")
 
 
@@ -517,7 +518,7 @@ def test_go_float_text_round_trips(x):
 
 def test_markdown_docs_have_one_row_per_visible_flag():
     """The generated docs list every visible flag with its env var, kind and default."""
-    text = _table().markdown()
+    text = flag_help.markdown(_table())
     rows = text.splitlines()[2:]
     assert len(rows) == len(_table().flags)
     assert "| `--wait` | `OP_TEST_WAIT` | duration | 6s | a duration |" in rows

@@ -13,6 +13,7 @@ import threading
 
 import pytest
 
+from common.service import flag_help
 from common.service.lifecycle import LifecycleError, fail, run_lifecycle, run_service
 from common.service.log import (
     CRIT,
@@ -307,7 +308,7 @@ def test_cli_errors_print_like_urfave_and_fail_like_go():
     with pytest.raises(HelpRequested) as help_exc:
         table.parse(["-h"], {})
     assert report_cli_error(table, help_exc.value, out=stdout, log=log) == 0
-    assert stdout.getvalue() == table.help_text()
+    assert stdout.getvalue() == flag_help.help_text(table)
 
 
 def test_unknown_env_var_warnings_name_the_variable_only():

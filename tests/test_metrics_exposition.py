@@ -17,7 +17,8 @@ import pytest
 from batcher.channel import CloseReason
 from batcher.metrics import BatcherMetrics, new_batcher_metrics
 from common.service.exposition import go_float
-from common.service.metrics import MetricsServer, RpcServerMetrics
+from common.service.metrics import RpcServerMetrics
+from common.service.metrics_server import MetricsServer
 
 NS = "op_batcher_default"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from common.service import flag_help
 from common.service.flags import ConfigError, FlagKind, UsageError, upper_snake
 from proposer.flags import (
     ENV_PREFIX,
@@ -267,7 +268,7 @@ def test_superroot_and_supernode_spellings_parse_into_one_list():
 def test_help_lists_every_visible_flag_with_its_env_var():
     """--help shows each visible flag name and env hint; the hidden compatibility flag is left out."""
     table = proposer_table()
-    text = table.help_text()
+    text = flag_help.help_text(table)
     for flag in table.flags:
         placeholder = "" if flag.kind is FlagKind.BOOL else " value"
         present = f"   --{flag.name}{placeholder}" in text

@@ -8,19 +8,18 @@ import json
 import aiohttp
 import pytest
 
+from common.service.balance import BalancePoller, wei_to_ether
 from common.service.exposition import go_exposition
 from common.service.metrics import (
-    BalancePoller,
     Factory,
     MetricsConfig,
-    MetricsServer,
     RpcClientMetrics,
     ServiceMetrics,
-    doc_metrics,
     namespace_for,
     new_registry,
-    wei_to_ether,
 )
+from common.service.metrics_doc import doc_metrics
+from common.service.metrics_server import MetricsServer
 from docs.catalogue import family_series
 
 NS = "op_batcher_default"

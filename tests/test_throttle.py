@@ -14,10 +14,10 @@ from batcher.throttle import (
     ThrottleController,
     ThrottleError,
     ThrottleParams,
-    format_go_duration,
     intensity_to_params,
-    parse_go_duration,
+    pid_config_from_json,
 )
+from common.service.go_syntax import format_duration
 
 CFG = ThrottleConfig()  # flag defaults: 3.2 MB / 12.8 MB, tx 150..20000, block 2000..130000
 L, U = CFG.lower_threshold, CFG.upper_threshold
@@ -226,7 +226,7 @@ def test_step_controller_ignores_the_tx_size_upper_limit_check():
 )
 def test_go_durations_parse(text, seconds):
     """The admin PID sample_time accepts Go duration syntax."""
-    assert parse_go_duration(text) == pytest.approx(seconds)
+    assert pid_config_from_json({"sample_time": text}).sample_time == pytest.approx(seconds)
 
 
 @pytest.mark.parametrize(
@@ -234,10 +234,10 @@ def test_go_durations_parse(text, seconds):
 )
 def test_go_durations_format(seconds, text):
     """Go Duration.String for messages."""
-    assert format_go_duration(seconds) == text
+    assert format_duration(round(seconds * 1e9)) == text
 
 
 def test_bad_duration_is_rejected():
-    """Garbage is an error naming the input."""
-    with pytest.raises(ValueError, match='invalid duration "2 sec"'):
-        parse_go_duration("2 sec")
+    """Garbage is an error naming the input, in Go's words."""
+    with pytest.raises(ThrottleError, match='unknown unit " sec" in duration "2 sec"'):
+        pid_config_from_json({"sample_time": "2 sec"})

@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry
 from common.derive.blob import encode_blob
 from common.rpc.eth import EthClient
 from common.service.exposition import go_exposition
+from common.txmgr.api import txmgr_api
 from common.txmgr.metrics import TxMetrics
 from common.txmgr.nonce_gaps import lost_nonces
 from common.txmgr.send_state import AlreadyReservedError, MempoolDeadlineError, NonceTooLowError, SendState
@@ -300,7 +301,7 @@ async def test_close_stops_a_send_that_is_not_mined(anvil):
 async def test_admin_api_min_priority_fee_raises_the_next_tip_and_metrics_use_go_names(anvil):
     """txmgr_setMinPriorityFee (JSON number, wei) applies to the next tx; series carry the Go names."""
     async with env(anvil, 24) as e:
-        api = e.mgr.api()
+        api = txmgr_api(e.mgr)
         assert await api["txmgr_getMinPriorityFee"]() == GWEI
         await api["txmgr_setMinPriorityFee"](3 * GWEI)
         assert await api["txmgr_getMinPriorityFee"]() == 3 * GWEI

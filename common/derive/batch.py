@@ -1,11 +1,7 @@
-"""Batches as channels carry them: a type byte, then the body; dispatch and shared errors.
+"""Batches as channels carry them: a type byte, then the body; dispatch by type byte.
 
-Error tree (all are ValueError, so callers may catch broadly)::
-
-    BatchError
-    ├── SingularBatchError        malformed type-0 batch
-    ├── SpanBatchError            malformed type-1 batch, or a block that cannot join one
-    └── UnsupportedBatchTypeError type byte 2 (span batch v2, unreleased) or unknown
+The type bytes and the error tree live in :mod:`common.derive.batch_type` (the codecs import only that);
+they are re-exported here for callers that decode any batch.
 
 Inside a channel each batch is wrapped as an RLP byte string (wire-formats.md §2.1):
 ``rlp_string`` and ``rlp_string_size`` (re-exported from ``common.derive.rlp``) give the wrapping
@@ -14,40 +10,20 @@ and its size, so a channel can track its input bytes without encoding.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from common.derive.batch_type import SINGULAR_BATCH_TYPE as SINGULAR_BATCH_TYPE
+from common.derive.batch_type import SPAN_BATCH_TYPE as SPAN_BATCH_TYPE
+from common.derive.batch_type import SPAN_BATCH_V2_TYPE as SPAN_BATCH_V2_TYPE
+from common.derive.batch_type import SPAN_BATCH_V2_UNSUPPORTED
+from common.derive.batch_type import BatchError as BatchError
+from common.derive.batch_type import SingularBatchError as SingularBatchError
+from common.derive.batch_type import SpanBatchError as SpanBatchError
+from common.derive.batch_type import UnsupportedBatchTypeError as UnsupportedBatchTypeError
 
 # Re-exported: channel builders import the channel's batch wrapping from here.
 from common.derive.rlp import rlp_string as rlp_string
 from common.derive.rlp import rlp_string_size as rlp_string_size
-
-if TYPE_CHECKING:
-    from common.derive.singular_batch import SingularBatch
-    from common.derive.span_batch import SpanBatch
-
-SINGULAR_BATCH_TYPE = 0x00
-SPAN_BATCH_TYPE = 0x01
-"""Delta and later."""
-SPAN_BATCH_V2_TYPE = 0x02
-"""op-node's unreleased span batch v2 (``same_ts_bits``); not in the specs, not supported."""
-
-
-class BatchError(ValueError):
-    """A batch could not be decoded or built."""
-
-
-class SingularBatchError(BatchError):
-    """A malformed singular (type 0) batch."""
-
-
-class SpanBatchError(BatchError):
-    """A malformed span (type 1) batch, or input that a span batch cannot represent."""
-
-
-class UnsupportedBatchTypeError(BatchError):
-    """A batch type byte this implementation does not decode."""
-
-
-SPAN_BATCH_V2_UNSUPPORTED = "span batch v2 (batch type 2) is not supported"
+from common.derive.singular_batch import SingularBatch
+from common.derive.span_batch import SpanBatch
 
 
 def decode_batch(payload: bytes, *, allow_trailing: bool = False) -> SingularBatch | SpanBatch:
@@ -56,9 +32,6 @@ def decode_batch(payload: bytes, *, allow_trailing: bool = False) -> SingularBat
     ``allow_trailing`` ignores bytes after a span batch body, as op-node does; by default they
     are an error so our own encoder output is checked exactly.
     """
-    from common.derive.singular_batch import SingularBatch
-    from common.derive.span_batch import SpanBatch
-
     if not payload:
         raise BatchError("empty batch payload (no batch type byte)")
     kind = payload[0]

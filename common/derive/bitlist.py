@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from common.derive.batch import SpanBatchError
+from common.derive.batch_type import SpanBatchError
 
 
 def bitlist_size(n: int) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from common.derive.batch import SINGULAR_BATCH_TYPE, SingularBatchError
+from common.derive.batch_type import SINGULAR_BATCH_TYPE, SingularBatchError
 from common.derive.rlp import UINT64_MAX, RlpError, decode_uint, rlp_decode, rlp_encode
 
 if TYPE_CHECKING:

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from common.derive.batch import (
+from common.derive.batch_type import (
     SPAN_BATCH_TYPE,
     SPAN_BATCH_V2_TYPE,
     SPAN_BATCH_V2_UNSUPPORTED,

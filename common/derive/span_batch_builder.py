@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from common.derive.batch import SPAN_BATCH_TYPE, SpanBatchError
+from common.derive.batch_type import SPAN_BATCH_TYPE, SpanBatchError
 from common.derive.bitlist import ascii_bits_to_bytes, bitlist_size
 from common.derive.span_batch import SpanBatch, parse_block_txs
 from common.derive.span_tx import span_columns_of_raw

@@ -7,7 +7,7 @@ above 1 is an overflow, as in Go. Errors are :class:`SpanBatchError` naming the 
 
 from __future__ import annotations
 
-from common.derive.batch import SpanBatchError
+from common.derive.batch_type import SpanBatchError
 
 _UINT64_MAX = (1 << 64) - 1
 

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import IO, Protocol, TypeVar
 
+from common.service import flag_help
 from common.service.flags import CliError, FlagTable, ParsedFlags, UsageError
 from common.service.log import LogConfig, Logger, get_logger, setup_logging, warn_unknown_env_vars
 
@@ -56,7 +57,7 @@ def report_cli_error(table: FlagTable, error: CliError, *, out: IO[str], log: Lo
         out.write(str(error))
         return 0
     if isinstance(error, UsageError):
-        out.write(table.usage_error_text(error))
+        out.write(flag_help.usage_error_text(table, error))
     return fail(log, error)
 
 

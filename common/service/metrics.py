@@ -1,4 +1,4 @@
-"""Prometheus plumbing shared by the services (op-service/metrics): registry, factory, server, pollers.
+"""Prometheus plumbing shared by the services (op-service/metrics): registry, factory, standard metrics.
 
 Every series lives under ``op_<svc>_default`` (Go's procName is always ``default``). A :class:`Factory`
 creates metrics in a dedicated registry (with the standard process collectors) and records each one in a
@@ -8,21 +8,15 @@ names verbatim: a name that does not end in ``_total`` is exported without one.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
 import logging
 import math
-import sys
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import prometheus_client
-from aiohttp import web
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -33,7 +27,6 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from common.derive.block_ref import BlockID
-from common.service.exposition import go_exposition
 from common.service.metrics_config import MetricsConfig as MetricsConfig
 from common.service.metrics_config import metrics_flags as metrics_flags
 from common.service.metrics_config import read_metrics_config as read_metrics_config
@@ -45,9 +38,6 @@ prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
 
 RPC_DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 """prometheus.DefBuckets, used by the rpc_server/rpc_client duration histograms."""
-BALANCE_POLL_INTERVAL = 10.0
-BALANCE_POLL_TIMEOUT = 60.0
-WEI_PER_ETHER = 10**18
 SUMMARY_MAX_AGE = 600.0
 """prometheus.DefMaxAge: a Go summary's quantiles cover the observations of the last 10 minutes."""
 SUMMARY_MAX_SAMPLES = 50_000
@@ -414,166 +404,3 @@ class RpcClientMetrics:
     def record_retry(self, method: str, error_label: str) -> None:
         """One retry after a transient failure (our addition: ``rpc_client_retries_total``)."""
         self.retries.labels(method, error_label).inc()
-
-
-# --------------------------------------------------------------------------------------------------------
-# Balance poller
-
-
-def wei_to_ether(wei: int) -> float:
-    """Exact rational -> nearest float, as Go's big.Rat Float64."""
-    return wei / WEI_PER_ETHER
-
-
-class BalancePoller:
-    """Polls ``fetch()`` (wei, e.g. eth_getBalance of the sender) every 10 s into the ``balance`` gauge."""
-
-    def __init__(
-        self,
-        factory: Factory,
-        address: str,
-        fetch: Callable[[], Awaitable[int]],
-        *,
-        interval: float = BALANCE_POLL_INTERVAL,
-        timeout: float = BALANCE_POLL_TIMEOUT,
-    ) -> None:
-        self.gauge = factory.gauge("balance", f"balance (in ether) of account {address}")
-        self.address = address
-        self._fetch = fetch
-        self._interval = interval
-        self._timeout = timeout
-        self._task: asyncio.Task[None] | None = None
-
-    async def poll_once(self) -> None:
-        """One poll; failures are logged (WARN, like Go) and leave the gauge unchanged."""
-        try:
-            wei = await asyncio.wait_for(self._fetch(), self._timeout)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.warning(
-                "failed to get balance of account",
-                extra={"go_fields": (("err", exc), ("address", self.address))},
-            )
-            return
-        self.gauge.set(wei_to_ether(wei))
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            await self.poll_once()
-
-    def start(self) -> None:
-        """Start polling; the first poll happens one interval after start (Go's ticker)."""
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="balance-poller")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-            log.info("balance metrics shutting down")
-
-
-# --------------------------------------------------------------------------------------------------------
-# Server
-
-
-class MetricsServer:
-    """Prometheus text exposition over HTTP on every path (``/metrics`` and ``/`` included), like promhttp."""
-
-    def __init__(self, registry: CollectorRegistry, host: str, port: int) -> None:
-        self.registry = registry
-        self.host = host
-        self._port = port
-        self._runner: web.AppRunner | None = None
-
-    async def _handle(self, request: web.Request) -> web.Response:
-        body = go_exposition(self.registry)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_route("GET", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self._port)
-        await site.start()
-        self._runner = runner
-        self._port = _bound_port(runner, self._port)
-
-    @property
-    def port(self) -> int:
-        """The bound port (the real one when started with port 0)."""
-        return self._port
-
-    @property
-    def addr(self) -> str:
-        return f"{self.host}:{self._port}"
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-
-def _bound_port(runner: web.AppRunner, fallback: int) -> int:
-    for address in runner.addresses:
-        if isinstance(address, tuple) and len(address) >= 2:
-            return int(address[1])
-    return fallback
-
-
-# --------------------------------------------------------------------------------------------------------
-# doc metrics
-
-
-def doc_metrics_markdown(docs: Sequence[MetricDoc]) -> str:
-    """The ``doc metrics`` table (Go tablewriter layout: METRIC | DESCRIPTION | LABELS | TYPE)."""
-    rows = [("METRIC", "DESCRIPTION", "LABELS", "TYPE")]
-    rows += [(d.name, d.help, ",".join(d.labels), d.type) for d in docs]
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    lines = []
-    for index, row in enumerate(rows):
-        lines.append("| " + " | ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) + " |")
-        if index == 0:
-            lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    return "\n".join(lines) + "\n"
-
-
-def doc_metrics_json(docs: Sequence[MetricDoc]) -> str:
-    """``doc metrics --format json``: a list of {type, name, help, labels}."""
-    return (
-        json.dumps([{"type": d.type, "name": d.name, "help": d.help, "labels": list(d.labels)} for d in docs])
-        + "\n"
-    )
-
-
-def doc_metrics(docs: Sequence[MetricDoc], fmt: str = "markdown") -> str:
-    """Render the catalogue; unknown formats fail with Go's ``invalid format: X``."""
-    if fmt == "markdown":
-        return doc_metrics_markdown(docs)
-    if fmt == "json":
-        return doc_metrics_json(docs)
-    raise ValueError(f"invalid format: {fmt}")
-
-
-def doc_command(app: str, args: Sequence[str], docs: Callable[[], Sequence[MetricDoc]]) -> int:
-    """``<app> doc metrics [--format markdown|json]``: print the metric catalogue; exit code."""
-    if not args or args[0] != "metrics":
-        sys.stderr.write(f"usage: {app} doc metrics [--format markdown|json]\n")
-        return 1
-    fmt, rest = "markdown", list(args[1:])
-    for i, arg in enumerate(rest):
-        if arg.startswith("--format="):
-            fmt = arg.split("=", 1)[1]
-        elif arg == "--format" and i + 1 < len(rest):
-            fmt = rest[i + 1]
-    try:
-        sys.stdout.write(doc_metrics(docs(), fmt))
-    except ValueError as exc:
-        sys.stderr.write(f"{exc}\n")
-        return 1
-    return 0

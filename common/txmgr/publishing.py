@@ -49,83 +49,89 @@ class Publishing(Crafting, ReceiptWatching):
 
     async def _send_tx(self, tx: SignedTx) -> Receipt:
         clock = self.clock
-        state = SendState(
-            self.cfg.safe_abort_nonce_too_low_count, self.cfg.tx_not_in_mempool_timeout, clock.monotonic
-        )
-        receipt_fut: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
-        waiters: dict[bytes, asyncio.Task[None]] = {}
-        published = _Published()
         resubmission = max(self.resubmission_timeout, MIN_RETRY_WAIT)
-        next_bump = clock.monotonic() + resubmission
-        wake_at: float | None = None
-        retries = 0
-        publish_now = True
+        loop = _SendLoop(
+            state=SendState(
+                self.cfg.safe_abort_nonce_too_low_count, self.cfg.tx_not_in_mempool_timeout, clock.monotonic
+            ),
+            receipt=asyncio.get_running_loop().create_future(),
+            resubmission=resubmission,
+            next_bump=clock.monotonic() + resubmission,
+        )
         try:
             while True:
-                if publish_now and not state.waiting_for_confirmation:
-                    if self._closed:
-                        self.log.warn(
-                            "TxManager closed, aborting transaction submission", **tx_log_fields(tx)
-                        )
-                        raise TxManagerClosedError()
-                    tx, ok, transient = await self._publish(tx, state, published)
-                    wake_at = None
-                    if ok:
-                        if tx.hash not in waiters:
-                            waiters[tx.hash] = asyncio.create_task(
-                                self._wait_for_tx(tx.hash, state, receipt_fut)
-                            )
-                        if self.rebroadcast_interval > 0:
-                            wake_at = clock.monotonic() + self.rebroadcast_interval
-                        retries = 0
-                    elif transient is not None:
-                        if retries >= self.cfg.max_retries:
-                            self.log.warn(
-                                "Aborting transaction submission retry",
-                                **tx_log_fields(tx),
-                                err=str(transient),
-                            )
-                            raise transient
-                        retries += 1
-                        wake_at = clock.monotonic() + max(self.cfg.retry_interval, MIN_RETRY_WAIT)
-                        await self._fill_lost_nonces(tx)  # geth refuses gapped blob txs: nonce too high
-                crit = state.critical_error()
+                if not loop.state.waiting_for_confirmation:
+                    tx = await self._publish_once(tx, loop)
+                crit = loop.state.critical_error()
                 if crit is not None:
                     self.log.warn("Aborting transaction submission", **tx_log_fields(tx), err=str(crit))
                     raise SendAbortedError(crit) from crit
-                publish_now = False
-                while not publish_now:
-                    now = clock.monotonic()
-                    until = min(next_bump, wake_at if wake_at is not None else math.inf)
-                    await self._wait_any(receipt_fut, until - now)
-                    if receipt_fut.done():
-                        receipt: Receipt = receipt_fut.result()
-                        self.metrics.record_gas_bump_count(state.bump_count)
-                        self.metrics.tx_confirmed(
-                            status=receipt.status,
-                            effective_gas_price=receipt.effective_gas_price,
-                            gas_used=receipt.gas_used,
-                            tx_type=receipt.type,
-                        )
-                        return receipt
-                    now = clock.monotonic()
-                    if now >= next_bump:
-                        state.bump_fees = True
-                        while next_bump <= now:
-                            next_bump += resubmission
-                        publish_now = True
-                        if not state.waiting_for_confirmation:
-                            await self._fill_lost_nonces(tx)
-                    if wake_at is not None and now >= wake_at:
-                        wake_at = None
-                        publish_now = True
-                    if self._closed and not state.waiting_for_confirmation:
-                        publish_now = True
+                receipt = await self._wait_until_publish_due(tx, loop)
+                if receipt is not None:
+                    self.metrics.record_gas_bump_count(loop.state.bump_count)
+                    self.metrics.tx_confirmed(
+                        status=receipt.status,
+                        effective_gas_price=receipt.effective_gas_price,
+                        gas_used=receipt.gas_used,
+                        tx_type=receipt.type,
+                    )
+                    return receipt
         finally:
-            for task in waiters.values():
+            for task in loop.waiters.values():
                 task.cancel()
-            if waiters:
-                await asyncio.gather(*waiters.values(), return_exceptions=True)
+            if loop.waiters:
+                await asyncio.gather(*loop.waiters.values(), return_exceptions=True)
+
+    async def _publish_once(self, tx: SignedTx, loop: _SendLoop) -> SignedTx:
+        """Publish (or bump and publish), then schedule what comes next: a receipt watch and the
+        rebroadcast after a publish that may have reached the pool, a retry after a transient error."""
+        if self._closed:
+            self.log.warn("TxManager closed, aborting transaction submission", **tx_log_fields(tx))
+            raise TxManagerClosedError()
+        tx, ok, transient = await self._publish(tx, loop.state, loop.published)
+        loop.wake_at = None
+        if ok:
+            if tx.hash not in loop.waiters:
+                loop.waiters[tx.hash] = asyncio.create_task(
+                    self._wait_for_tx(tx.hash, loop.state, loop.receipt)
+                )
+            if self.rebroadcast_interval > 0:
+                loop.wake_at = self.clock.monotonic() + self.rebroadcast_interval
+            loop.retries = 0
+        elif transient is not None:
+            if loop.retries >= self.cfg.max_retries:
+                self.log.warn(
+                    "Aborting transaction submission retry", **tx_log_fields(tx), err=str(transient)
+                )
+                raise transient
+            loop.retries += 1
+            loop.wake_at = self.clock.monotonic() + max(self.cfg.retry_interval, MIN_RETRY_WAIT)
+            await self._fill_lost_nonces(tx)  # geth refuses gapped blob txs: nonce too high
+        return tx
+
+    async def _wait_until_publish_due(self, tx: SignedTx, loop: _SendLoop) -> Receipt | None:
+        """The receipt, or None once a publish is due: the bump timer (which flags a fee bump), the
+        rebroadcast/retry timer, or a close while nothing waits for confirmation."""
+        clock = self.clock
+        while True:
+            until = min(loop.next_bump, loop.wake_at if loop.wake_at is not None else math.inf)
+            await self._wait_any(loop.receipt, until - clock.monotonic())
+            if loop.receipt.done():
+                return loop.receipt.result()
+            now = clock.monotonic()
+            due = False
+            if now >= loop.next_bump:
+                loop.state.bump_fees = True
+                while loop.next_bump <= now:
+                    loop.next_bump += loop.resubmission
+                due = True
+                if not loop.state.waiting_for_confirmation:
+                    await self._fill_lost_nonces(tx)
+            if loop.wake_at is not None and now >= loop.wake_at:
+                loop.wake_at = None
+                due = True
+            if due or (self._closed and not loop.state.waiting_for_confirmation):
+                return None
 
     async def _fill_lost_nonces(self, tx: SignedTx) -> None:
         """Start a filler send for each nonce below ``tx``'s that the node lost (see ``nonce_gaps``).
@@ -197,31 +203,14 @@ class Publishing(Crafting, ReceiptWatching):
     async def _publish(
         self, tx: SignedTx, state: SendState, published: _Published
     ) -> tuple[SignedTx, bool, TransientPublishError | None]:
-        """Publish ``tx`` (bumping first if flagged): (current tx, published or possibly?, transient error).
-
-        While ``tx`` is in doubt (its last send got no answer) the bump waits: re-sending the same tx
-        first tells whether it reached the pool, where a bump could only meet "nonce too low".
-        """
+        """Publish ``tx``, bumping first if flagged: (current tx, published or possibly?, transient error)."""
         self.log.info("Publishing transaction", **tx_log_fields(tx, gas=True))
         while True:
-            if state.bump_fees and tx.hash in published.in_doubt:
-                self.log.info(
-                    "Re-sending a possibly published transaction before bumping", tx=to_hex(tx.hash)
-                )
-            elif state.bump_fees:
-                try:
-                    new_tx = await self.increase_gas_price(tx)
-                except (FeeError, RpcError, TxMgrError, ValueError) as bump_err:
-                    # Re-send the old tx anyway: it may have been dropped from the mempool meanwhile.
-                    self.log.warn("unable to increase gas, will try to re-publish the tx", err=str(bump_err))
-                    self.metrics.tx_published("bump_failed")
-                else:
-                    if state.waiting_for_confirmation:
-                        return tx, False, None
-                    if new_tx is not tx:
-                        state.bump_count += 1
-                        tx = new_tx
-                    state.bump_fees = False
+            if state.bump_fees:
+                bumped = await self._bump_before_send(tx, state, published)
+                if bumped is None:
+                    return tx, False, None
+                tx = bumped
             send_err = await self._send_raw(tx)
             if send_err is not None and send_err.ambiguous:
                 # The request went out but no answer came back: the node may hold the tx already.
@@ -233,61 +222,102 @@ class Publishing(Crafting, ReceiptWatching):
                 )
                 return tx, True, None
             published.answered(tx.hash)
-            if send_err is None or any(
-                s and err_contains(send_err, s) for s in self.cfg.already_published_custom_errs
-            ):
-                published.confirmed(tx.hash)
-                state.process_send_error(None)
-                self.metrics.tx_published("")
-                msg = "Transaction successfully published" + (
-                    "" if send_err is None else " (custom RPC error)"
-                )
-                self.log.info(msg, **tx_log_fields(tx))
+            if self._accepted(tx, send_err, state, published):
                 return tx, True, None
-            err: BaseException = send_err
-            if tx.hash in published.maybe and (
-                err_contains(err, ERR_NONCE_TOO_LOW) or err_already_known(err)
-            ):
-                published.confirmed(tx.hash)
-                state.process_send_error(None)
-                self.log.debug("Re-sent transaction already published", **tx_log_fields(tx), err=str(err))
-                return tx, True, None
-            state.process_send_error(err)
-            if err_contains(err, ERR_ALREADY_RESERVED):
-                self.log.warn("txpool contains pending tx of incompatible type", err=str(err))
-                self.metrics.tx_published("pending_tx_of_incompatible_type")
-            elif err_contains(err, ERR_NONCE_TOO_LOW):
-                self.log.warn("nonce too low", err=str(err))
-                self.metrics.tx_published("nonce_too_low")
-            elif err_contains(err, ERR_CONTEXT_CANCELED):
-                self.metrics.rpc_error()
-                self.log.warn("transaction send canceled", err=str(err))
-                self.metrics.tx_published("context_canceled")
-            elif err_already_known(err):
-                self.log.warn("resubmitted already known transaction", err=str(err))
-                self.metrics.tx_published("tx_already_known")
-                published.confirmed(tx.hash)
-                state.process_send_error(None)
-                return tx, True, None
-            elif err_contains(err, ERR_REPLACE_UNDERPRICED) or err_contains(err, ERR_UNDERPRICED):
-                replacement = err_contains(err, ERR_REPLACE_UNDERPRICED)
-                self.log.warn(
-                    "transaction replacement is underpriced" if replacement else "transaction is underpriced",
-                    err=str(err),
-                )
-                self.metrics.tx_published("tx_replacement_underpriced" if replacement else "tx_underpriced")
-                if not state.bump_fees:
-                    state.bump_fees = True
-                    continue
-            elif err_contains(err, ERR_NONCE_TOO_HIGH):
-                self.log.error("nonce too high", err=str(err))
-                self.metrics.tx_published("nonce_too_high")
-                return tx, False, TransientPublishError(str(err))
-            else:
-                self.metrics.rpc_error()
-                self.log.error("unable to publish transaction", err=str(err))
-                self.metrics.tx_published("unknown_error")
-            return tx, False, None
+            assert send_err is not None
+            now_published, retry, transient = self._rejected(send_err, state, published, tx)
+            if not retry:
+                return tx, now_published, transient
+
+    async def _bump_before_send(
+        self, tx: SignedTx, state: SendState, published: _Published
+    ) -> SignedTx | None:
+        """The tx to send when a bump is flagged; None when the bump found the tx waiting for confirmation.
+
+        While ``tx`` is in doubt (its last send got no answer) the bump waits: re-sending the same tx
+        first tells whether it reached the pool, where a bump could only meet "nonce too low".
+        """
+        if tx.hash in published.in_doubt:
+            self.log.info("Re-sending a possibly published transaction before bumping", tx=to_hex(tx.hash))
+            return tx
+        try:
+            new_tx = await self.increase_gas_price(tx)
+        except (FeeError, RpcError, TxMgrError, ValueError) as bump_err:
+            # Re-send the old tx anyway: it may have been dropped from the mempool meanwhile.
+            self.log.warn("unable to increase gas, will try to re-publish the tx", err=str(bump_err))
+            self.metrics.tx_published("bump_failed")
+            return tx
+        if state.waiting_for_confirmation:
+            return None
+        if new_tx is not tx:
+            state.bump_count += 1
+        state.bump_fees = False
+        return new_tx
+
+    def _accepted(
+        self, tx: SignedTx, send_err: _RpcErrorText | None, state: SendState, published: _Published
+    ) -> bool:
+        """The node took ``tx`` now (no error, or an operator-listed "already published" error) or
+        before (a re-send of a possibly published tx meets "nonce too low" / "already known")."""
+        if send_err is None or any(
+            s and err_contains(send_err, s) for s in self.cfg.already_published_custom_errs
+        ):
+            published.confirmed(tx.hash)
+            state.process_send_error(None)
+            self.metrics.tx_published("")
+            msg = "Transaction successfully published" + ("" if send_err is None else " (custom RPC error)")
+            self.log.info(msg, **tx_log_fields(tx))
+            return True
+        if tx.hash in published.maybe and (
+            err_contains(send_err, ERR_NONCE_TOO_LOW) or err_already_known(send_err)
+        ):
+            published.confirmed(tx.hash)
+            state.process_send_error(None)
+            self.log.debug("Re-sent transaction already published", **tx_log_fields(tx), err=str(send_err))
+            return True
+        return False
+
+    def _rejected(
+        self, err: _RpcErrorText, state: SendState, published: _Published, tx: SignedTx
+    ) -> tuple[bool, bool, TransientPublishError | None]:
+        """Classify a refusal (substring order as in Go): (published after all?, retry with a bump now?,
+        transient error to retry later)."""
+        state.process_send_error(err)
+        if err_contains(err, ERR_ALREADY_RESERVED):
+            self.log.warn("txpool contains pending tx of incompatible type", err=str(err))
+            self.metrics.tx_published("pending_tx_of_incompatible_type")
+        elif err_contains(err, ERR_NONCE_TOO_LOW):
+            self.log.warn("nonce too low", err=str(err))
+            self.metrics.tx_published("nonce_too_low")
+        elif err_contains(err, ERR_CONTEXT_CANCELED):
+            self.metrics.rpc_error()
+            self.log.warn("transaction send canceled", err=str(err))
+            self.metrics.tx_published("context_canceled")
+        elif err_already_known(err):
+            self.log.warn("resubmitted already known transaction", err=str(err))
+            self.metrics.tx_published("tx_already_known")
+            published.confirmed(tx.hash)
+            state.process_send_error(None)
+            return True, False, None
+        elif err_contains(err, ERR_REPLACE_UNDERPRICED) or err_contains(err, ERR_UNDERPRICED):
+            replacement = err_contains(err, ERR_REPLACE_UNDERPRICED)
+            self.log.warn(
+                "transaction replacement is underpriced" if replacement else "transaction is underpriced",
+                err=str(err),
+            )
+            self.metrics.tx_published("tx_replacement_underpriced" if replacement else "tx_underpriced")
+            if not state.bump_fees:
+                state.bump_fees = True
+                return False, True, None
+        elif err_contains(err, ERR_NONCE_TOO_HIGH):
+            self.log.error("nonce too high", err=str(err))
+            self.metrics.tx_published("nonce_too_high")
+            return False, False, TransientPublishError(str(err))
+        else:
+            self.metrics.rpc_error()
+            self.log.error("unable to publish transaction", err=str(err))
+            self.metrics.tx_published("unknown_error")
+        return False, False, None
 
     async def _send_raw(self, tx: SignedTx) -> _RpcErrorText | None:
         """``eth_sendRawTransaction`` once (never retried by the client); the error, if any."""
@@ -340,3 +370,20 @@ class _Published:
     def confirmed(self, tx_hash: bytes) -> None:
         """The node holds (or held) this hash: "nonce too low" for it later means it was mined."""
         self.maybe.add(tx_hash)
+
+
+@dataclass(slots=True)
+class _SendLoop:
+    """One send's mutable state across its publishes and waits (owned by that send's task)."""
+
+    state: SendState
+    receipt: asyncio.Future[Receipt]
+    resubmission: float
+    """Seconds between fee bumps."""
+    next_bump: float
+    published: _Published = field(default_factory=_Published)
+    waiters: dict[bytes, asyncio.Task[None]] = field(default_factory=dict)
+    """Receipt watchers, one per hash that may have reached the pool."""
+    wake_at: float | None = None
+    """When the rebroadcast or the retry after a transient error is due."""
+    retries: int = 0

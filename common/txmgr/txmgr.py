@@ -93,12 +93,6 @@ class TxManager(Publishing):
     craft_retries=CRAFT_RETRIES, craft_retry_interval=CRAFT_RETRY_INTERVAL)`` (see ``TxManagerBase``).
     """
 
-    def api(self) -> dict[str, Callable[..., Awaitable[Any]]]:
-        """The ``txmgr_*`` admin methods, for the service's RPC server to register."""
-        from common.txmgr.api import txmgr_api
-
-        return txmgr_api(self)
-
     async def send(self, candidate: TxCandidate) -> Receipt:
         """Send ``candidate`` until a receipt is ``num_confirmations`` deep (reverted receipts included)."""
         task = await self.send_async(candidate)
