@@ -17,6 +17,9 @@ Reported (``--quick`` shrinks every size so the whole run stays well under 20 s)
 * peak RSS of a child process draining a 1000-block backlog,
 * real OP Mainnet blocks (``vectors/kona/batch.hex``) in 1, 2, 3 and 6-blob span channels, cold and warm:
   fill, bytes against one-shot brotli-10/11, CPU against one-shot, and that every channel decodes back.
+
+``--fees`` runs only the fee simulator instead (:mod:`batcher.fee_sim`): fee-aware posting against
+always-send on blob-fee traces, fees paid and worst safe-head lag.
 """
 
 from __future__ import annotations
@@ -825,8 +828,17 @@ def run(quick: bool) -> list[Row]:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="op-batcher bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (under 20 s), for tests")
+    parser.add_argument(
+        "--fees", action="store_true", help="only the fee simulator: fee-aware posting vs always-send"
+    )
     args = parser.parse_args(argv)
     t0 = time.monotonic()
+    if args.fees:  # batcher/fee_sim.py
+        from batcher.fee_sim import format_fee_table, run_fee_bench
+
+        print(format_fee_table(run_fee_bench(args.quick)))
+        print(f"(fee bench took {time.monotonic() - t0:.1f} s)")
+        return 0
     rows = run(args.quick)
     print(format_table(rows))
     print(

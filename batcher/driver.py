@@ -18,7 +18,8 @@ manager, reorgs, recovery of channels already on L1; it runs in the state task),
 (tx data -> candidates; the compressing call runs in a worker thread so the RPC server stays responsive
 while a multi-blob channel is compressed), :mod:`batcher.channel_events` (manager events -> Go's logs and
 metrics, closed-channel verification), :mod:`batcher.throttling` (the throttle loop and endpoint calls),
-:mod:`batcher.clients` (what the driver needs from the L1/L2/rollup clients and the tx manager).
+:mod:`batcher.clients` (what the driver needs from the L1/L2/rollup clients and the tx manager),
+:mod:`batcher.altda` (with ``--altda.enabled``: each frame is put to the DA server before its commitment tx).
 
 Better than Go: every closed channel is decoded back and compared with its blocks (a mismatch stops
 publishing with a CRIT log and ``channel_verify_failures_total``: posting it would only burn fees); after
@@ -41,6 +42,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from batcher.altda import AltDAPoster, DAResult
 from batcher.block_loader import BlockLoader
 from batcher.channel import TxData, TxID
 from batcher.channel_config import GasPriceCaps
@@ -48,8 +50,9 @@ from batcher.channel_events import ChannelEventReporter
 from batcher.channel_manager import ChannelManager
 from batcher.clients import L1Like, L2Endpoints, TxManagerLike
 from batcher.driver_config import DriverConfig
+from batcher.fee_gate import FeeGate
 from batcher.metrics import BatcherMetrics
-from batcher.publisher import TxDataRequest, next_tx_data, tx_candidate
+from batcher.publisher import TxDataRequest, altda_tx_candidate, next_tx_data, tx_candidate
 from batcher.throttle import ThrottleController, ThrottleParams
 from batcher.throttling import ThrottleCall, ThrottleLoop
 from common.derive.block_ref import BlockID
@@ -93,7 +96,7 @@ class _CancelDone:
     error: BaseException | None
 
 
-_Msg = TxReceipt[TxID] | _Flush | _CancelDone
+_Msg = TxReceipt[TxID] | _Flush | _CancelDone | DAResult
 
 
 def _block_id(header: Header) -> BlockID:
@@ -116,8 +119,11 @@ class BatchDriver:
         throttle_call: ThrottleCall | None = None,
         close_app: Callable[[BaseException | None], None] | None = None,
         clock: Callable[[], float] = time.time,
+        altda: AltDAPoster | None = None,
     ) -> None:
         self.cfg = cfg
+        self.altda = altda
+        """With Alt-DA on: frames go to the DA server first, the inbox tx carries the commitment."""
         self.rollup = rollup
         self.l1 = l1
         self.l2 = l2
@@ -134,6 +140,7 @@ class BatchDriver:
             metrics=metrics,
             call=throttle_call,
             close_app=self._close_app,
+            blob_fee=self._blob_base_fee,
         )
         self.loader = BlockLoader(
             cfg,
@@ -148,6 +155,11 @@ class BatchDriver:
             stop_event=lambda: self._stopping,
         )
         self.events = ChannelEventReporter(manager, metrics, rollup)
+        self.fee_gate: FeeGate | None = None
+        if cfg.fee_aware.enabled:  # fee-aware posting (batcher/fee_gate.py), our addition
+            self.fee_gate = FeeGate(
+                cfg.fee_aware, metrics=metrics.fee_aware, blob_base_fee=self._blob_base_fee
+            )
         metrics.set_pending_da_source(lambda: float(self.mgr.pending_da_bytes))
         self._inbox: asyncio.Queue[_Msg] = asyncio.Queue()
         self._receipts: asyncio.Queue[TxReceipt[TxID]] = asyncio.Queue()
@@ -220,6 +232,8 @@ class BatchDriver:
         try:
             if state:
                 await asyncio.wait(state, timeout=self.cfg.drain_timeout)
+            if self.altda is not None:  # Go waits for its DA goroutines before the queued txs
+                await self.altda.drain(self.cfg.drain_timeout)
             if self._queue is not None:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._queue.wait(), self.cfg.drain_timeout)
@@ -232,6 +246,8 @@ class BatchDriver:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             self._tasks = []
+            if self.altda is not None:
+                await self.altda.cancel()
             while not self._to_send.empty():  # never sent: the next start clears the state anyway
                 self._to_send.get_nowait()
             self._in_flight = 0
@@ -285,6 +301,8 @@ class BatchDriver:
                 elif isinstance(msg, _Flush):
                     self._flush_pending = False
                     force = True
+                elif isinstance(msg, DAResult):
+                    self._on_da_result(msg)
                 elif isinstance(msg, _CancelDone):
                     self._txpool = TxpoolState.GOOD
                     log.info("txpool may no longer be blocked", err=str(msg.error) if msg.error else None)
@@ -317,6 +335,8 @@ class BatchDriver:
     # ---- publishing -------------------------------------------------------------------------------
 
     def _can_send(self) -> bool:
+        if self.altda is not None and not self.altda.has_slot():
+            return False  # Go requeues the frame when TryGo finds no slot; waiting is the same, minus a spin
         return self.cfg.max_pending_tx == 0 or self._in_flight < self.cfg.max_pending_tx
 
     async def publish_step(self, *, force: bool = False, ignore_max_duration: bool = False) -> int:
@@ -348,6 +368,12 @@ class BatchDriver:
             return 0
         self.metrics.record_latest_l1(header.number, header.timestamp, header.hash)
         prices = await self._gas_prices() if self.cfg.is_auto_da else None
+        # ---- fee-aware posting (our addition): hold tx data back while L1 fees spike; a flush never waits
+        if self.fee_gate is not None and not force:
+            blob_fee = prices.blob_base_fee if prices is not None else None
+            if not await self.fee_gate.allow(header, self.mgr, blob_base_fee=blob_fee):
+                return 0
+        # ---- end fee-aware posting
         queued = 0
         while self._can_send():
             req = TxDataRequest(
@@ -381,8 +407,17 @@ class BatchDriver:
             return None
         return GasPriceCaps(tip_cap=s.tip, base_fee=s.base_fee, blob_base_fee=s.blob_base_fee)
 
+    async def _blob_base_fee(self) -> int:
+        """The blob base fee as the tx manager reads it (``eth_blobBaseFee``), for the fee gate."""
+        return int((await self.txmgr.suggest_gas_price_caps()).blob_base_fee)
+
     async def _queue_tx(self, tx: TxData) -> None:
         inbox = self.rollup.batch_inbox_address
+        if self.altda is not None:  # the candidate is built when the DA server has the frame
+            self._in_flight += 1
+            self._as_blob[tx.id] = False
+            self.altda.submit(tx, self._inbox.put_nowait)
+            return
         if tx.as_blob:  # blob encoding of up to 6 x 128 KiB is pure Python: keep it off the loop too
             cand = await asyncio.to_thread(tx_candidate, tx, inbox, self.metrics)
         else:
@@ -417,6 +452,17 @@ class BatchDriver:
         self._inbox.put_nowait(_CancelDone(err))
 
     # ---- receipts and events ----------------------------------------------------------------------
+
+    def _on_da_result(self, r: DAResult) -> None:
+        """A DA submission ended: send the commitment tx, or requeue the frame (Go recordFailedDARequest)."""
+        if r.commitment is not None:
+            cand = altda_tx_candidate(r.commitment, self.rollup.batch_inbox_address)
+            self._to_send.put_nowait((r.tx_id, cand))
+            return
+        self._in_flight = max(0, self._in_flight - 1)
+        self._as_blob.pop(r.tx_id, None)
+        log.warn("DA request failed", tx_id=str(r.tx_id), err=r.error)
+        self.events.report(self.mgr.tx_failed(r.tx_id).events)
 
     def _on_receipt(self, r: TxReceipt[TxID]) -> None:
         self._in_flight = max(0, self._in_flight - 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from batcher.fee_policy import FeePolicyConfig
 from batcher.throttle import ControllerType, PIDConfig, ThrottleConfig
 
 
@@ -25,5 +26,7 @@ class DriverConfig:
     clear_retry_interval: float = 5.0
     drain_timeout: float = 30.0
     """Seconds a graceful stop waits for in-flight txs before abandoning them."""
+    fee_aware: FeePolicyConfig = field(default_factory=FeePolicyConfig)
+    """``--fee-aware.*`` (our addition): off by default, then publishing is Go's."""
     max_unsafe_l2_bytes: int = 0
     """``--max-unsafe-l2-bytes``: loading pauses at this many raw bytes loaded but unsafe (0: no limit)."""

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from batcher.channel_config import COMPRESSION_ALGOS, COMPRESSORS
+from batcher.fee_gate import fee_aware_flags, read_fee_aware_config
+from batcher.fee_policy import FeePolicyConfig, FeePolicyError
 from batcher.throttle import CONTROLLER_TYPES, ControllerType, PIDConfig, ThrottleConfig, ThrottleError
 from common.rpc.errors import redact_url
 from common.rpc.limits import DEFAULT_MAX_RESPONSE_BYTES
@@ -451,6 +453,15 @@ def _addition_flags() -> tuple[Flag, ...]:
             env=_env("MAX_RPC_RESPONSE_BYTES"),
         ),
         Flag(
+            "altda.read-back",
+            FlagKind.BOOL,
+            f"{PYTHON_ADDITION} With Alt-DA: after each put, read the input back from the DA server "
+            "(GET /get) and post its commitment to L1 only if the server returns it intact; otherwise "
+            "the frame is requeued and put again.",
+            default=False,
+            env=_env("ALTDA_READ_BACK"),
+        ),
+        Flag(
             "max-unsafe-l2-bytes",
             FlagKind.UINT,
             f"{PYTHON_ADDITION} Most raw bytes of L2 blocks held loaded but not yet safe; at the limit the "
@@ -458,6 +469,28 @@ def _addition_flags() -> tuple[Flag, ...]:
             "0 for no limit (Go's behaviour: a stuck safe head grows memory without bound).",
             default=0,
             env=_env("MAX_UNSAFE_L2_BYTES"),
+        ),
+    )
+
+
+def _throttle_fee_flags() -> tuple[Flag, ...]:
+    """The blob-fee input of the throttle controllers (Python addition, see ``batcher/throttle.py``)."""
+    return (
+        Flag(
+            "throttle.blob-fee-floor",
+            FlagKind.UINT,
+            f"{PYTHON_ADDITION} Blob base fee (wei) at or below which blob space counts as plentiful and "
+            "the throttle intensity is scaled by throttle.blob-fee-floor-scale. 0 disables this input.",
+            default=0,
+            env=_env("THROTTLE_BLOB_FEE_FLOOR"),
+        ),
+        Flag(
+            "throttle.blob-fee-floor-scale",
+            FlagKind.FLOAT,
+            f"{PYTHON_ADDITION} Multiplier (0..1) of the throttle intensity while the blob base fee is at "
+            "or below throttle.blob-fee-floor.",
+            default=ThrottleConfig().blob_fee_floor_scale,
+            env=_env("THROTTLE_BLOB_FEE_FLOOR_SCALE"),
         ),
     )
 
@@ -487,6 +520,8 @@ def batcher_flags() -> tuple[Flag, ...]:
         *txmgr_flags(ENV_PREFIX, with_blob_tip_cap=True),
         *_altda_flags(),
         *_addition_flags(),
+        *_throttle_fee_flags(),
+        *fee_aware_flags(ENV_PREFIX),
     )
 
 
@@ -518,11 +553,29 @@ class AltDAConfig:
     put_timeout: float = 0.0
     get_timeout: float = 0.0
     max_concurrent_da_requests: int = 1
+    read_back: bool = False
+    """``--altda.read-back`` (Python addition): GET each input back before posting its commitment."""
 
     def check(self) -> None:
-        """Service-init check (op-alt-da CLIConfig.Check), not part of the CLI flag check."""
-        if self.enabled and not self.da_server:
+        """Service-init check (op-alt-da CLIConfig.Check), not part of the CLI flag check.
+
+        Go's ``url.Parse`` accepts nearly anything; an HTTP client needs an http(s) URL with a host, so
+        that is required here (the value is not echoed: it may hold credentials).
+        """
+        if not self.enabled:
+            return
+        if not self.da_server:
             raise ValueError("DA server URL is required when altDA is enabled")
+        try:
+            parts = urlsplit(self.da_server)
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(
+                f"DA server URL is invalid: --altda.da-server must be an http(s) URL, got "
+                f"{redact_url(self.da_server)}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -562,6 +615,8 @@ class BatcherConfig:
     """``--l1-beacon`` (Python addition): beacon API URL for restart recovery's blob reads; empty = none."""
     max_rpc_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     """``--max-rpc-response-bytes`` (Python addition): the RPC clients' response-body cap."""
+    fee_aware: FeePolicyConfig = field(default_factory=FeePolicyConfig)
+    """``--fee-aware.*`` (Python addition): fee-aware posting, off by default."""
     max_unsafe_l2_bytes: int = 0
     """``--max-unsafe-l2-bytes`` (Python addition): loaded-but-unsafe raw L2 bytes at which loading
     pauses; 0 = no limit."""
@@ -604,6 +659,8 @@ def _read(parsed: ParsedFlags) -> BatcherConfig:
             tx_size_upper_limit=g.get_int("throttle.tx-size-upper-limit"),
             block_size_lower_limit=g.get_int("throttle.block-size-lower-limit"),
             block_size_upper_limit=g.get_int("throttle.block-size-upper-limit"),
+            blob_fee_floor=g.get_int("throttle.blob-fee-floor"),
+            blob_fee_floor_scale=g.get_float("throttle.blob-fee-floor-scale"),
         ),
         throttle_controller_type=g.get_str("throttle.controller-type"),
         throttle_additional_endpoints=g.get_list("throttle.additional-endpoints"),
@@ -627,9 +684,11 @@ def _read(parsed: ParsedFlags) -> BatcherConfig:
             put_timeout=g.seconds("altda.put-timeout"),
             get_timeout=g.seconds("altda.get-timeout"),
             max_concurrent_da_requests=g.get_int("altda.max-concurrent-da-requests"),
+            read_back=g.get_bool("altda.read-back"),
         ),
         l1_beacon=g.get_str("l1-beacon"),
         max_rpc_response_bytes=g.get_int("max-rpc-response-bytes"),
+        fee_aware=read_fee_aware_config(parsed),
         max_unsafe_l2_bytes=g.get_int("max-unsafe-l2-bytes"),
         unknown_env=parsed.unknown_env,
     )
@@ -678,6 +737,11 @@ def check_batcher_config(cfg: BatcherConfig, parsed: ParsedFlags) -> None:
     _check_beacon_url(cfg.l1_beacon)
     if (cap := cfg.max_rpc_response_bytes) < MIN_RPC_RESPONSE_BYTES:
         raise ValueError(f"--max-rpc-response-bytes must be at least {MIN_RPC_RESPONSE_BYTES}, got {cap}")
+    if cfg.fee_aware.enabled:
+        try:
+            cfg.fee_aware.check()
+        except FeePolicyError as exc:
+            raise ValueError(str(exc)) from None
     parsed.check_numbers()
 
 

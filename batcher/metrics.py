@@ -14,6 +14,10 @@ and buckets are kept as dashboards expect them. Additions (not in Go):
   ``seq_window_expired_total``: channels held back because their batches would land past the window.
 * ``channel_verify_failures_total``: channels whose frames did not decode back to their blocks (not sent).
 * ``channels_recovered_total`` / ``blocks_recovered_total``: restart recovery from the batcher's own L1 txs.
+* ``altda_requests_total{method,result}``, ``altda_read_back_failures_total``, ``altda_requests_in_flight``:
+  Alt-DA server requests (:mod:`batcher.altda`).
+* ``fee_aware_*``: fee-aware posting (``--fee-aware.enabled``): decisions, deferred bytes, time deferred and
+  the fee saved estimate (:mod:`batcher.fee_gate`).
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from batcher.altda import AltDAMetrics
 from batcher.channel import CloseReason
+from batcher.fee_gate import FeeAwareMetrics
 from common.derive.block_ref import BlockID
 from common.service.metrics import Factory, MetricDoc, RefMetrics, ServiceMetrics, new_registry
 from common.txmgr.metrics import TxMetrics
@@ -167,6 +173,8 @@ class BatcherMetrics(ServiceMetrics):
         self.blocks_recovered = f.counter(
             "blocks_recovered_total", "L2 blocks found batched on L1 at startup and not posted again"
         )
+        self.altda = AltDAMetrics(f)
+        self.fee_aware = FeeAwareMetrics(f)
         self.loading_paused = f.gauge(
             "loading_paused",
             "1 while L2 block loading is paused at --max-unsafe-l2-bytes (safe head not moving), else 0",

@@ -15,6 +15,7 @@ from batcher.channel_config import GasPriceCaps
 from batcher.channel_events import channel_verdicts
 from batcher.channel_manager import ChannelManager, TxDataResult
 from batcher.metrics import BatcherMetrics
+from common.altda.commitment import Commitment
 from common.derive.blob import encode_blob
 from common.derive.block_ref import BlockID
 from common.derive.rollup_config import RollupConfig
@@ -80,5 +81,12 @@ def tx_candidate(tx: TxData, inbox: bytes, metrics: BatcherMetrics) -> TxCandida
             to=inbox, data=b"", gas_limit=TX_GAS, blobs=tuple(encode_blob(p) for p in payloads)
         )
     data = tx.calldata
+    log.info("Building Calldata transaction candidate", size=len(data))
+    return TxCandidate(to=inbox, data=data, gas_limit=calldata_floor_gas(data))
+
+
+def altda_tx_candidate(comm: Commitment, inbox: bytes) -> TxCandidate:
+    """The Alt-DA inbox tx: calldata ``0x01 ++ commitment`` (Go ``calldataTxCandidate(comm.TxData())``)."""
+    data = comm.tx_data()
     log.info("Building Calldata transaction candidate", size=len(data))
     return TxCandidate(to=inbox, data=data, gas_limit=calldata_floor_gas(data))

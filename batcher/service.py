@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 from batcher.admin import register_admin
+from batcher.altda import AltDAPoster
 from batcher.channel_config import ChannelConfigError, DAConfigSelector, DAType, build_channel_configs
 from batcher.channel_manager import ChannelManager
 from batcher.driver import BatchDriver
@@ -27,6 +28,7 @@ from batcher.flags import BatcherConfig
 from batcher.metrics import BatcherMetrics, metric_docs, new_batcher_metrics
 from batcher.recovery import BlobTxRef, RecoveryBlobs
 from batcher.throttle import ControllerType, ThrottleError
+from common.altda.client import DAClient
 from common.derive.rollup_config import RollupConfig
 from common.rpc.active import ActiveL2Provider, StaticL2Provider
 from common.rpc.beacon import BeaconClient
@@ -107,6 +109,7 @@ class BatcherService:
         self.metrics_server: MetricsServer | None = None
         self.balance: BalancePoller | None = None
         self._throttle_clients: dict[str, RpcClient] = {}
+        self.altda: AltDAPoster | None = None
 
     # ---- setup ------------------------------------------------------------------------------------
 
@@ -169,8 +172,7 @@ class BatcherService:
             cfg.altda.check()
         except ValueError as exc:
             raise SetupError(str(exc)) from None
-        if cfg.altda.enabled:
-            raise SetupError("Alt-DA is not supported by this op-batcher")
+        self.altda = self._altda_poster()
         manager, is_auto = self._channel_manager(rollup)
         if cfg.data_availability_type != "calldata":
             # Load the KZG trusted setup (seconds, holding the GIL) in the sidecar worker process now,
@@ -200,6 +202,7 @@ class BatcherService:
                 throttle_controller=controller,
                 pid=cfg.pid,
                 throttle_endpoints=cfg.throttle_endpoints,
+                fee_aware=cfg.fee_aware,
                 max_unsafe_l2_bytes=cfg.max_unsafe_l2_bytes,
             ),
             rollup=rollup,
@@ -210,6 +213,7 @@ class BatcherService:
             metrics=self.metrics,
             throttle_call=self._set_max_da_size,
             close_app=self.close_app,
+            altda=self.altda,
         )
         self.rpc = RpcServer(
             cfg.rpc.addr,
@@ -219,6 +223,37 @@ class BatcherService:
             metrics=RpcServerMetrics(self.metrics.factory),
         )
         register_admin(self.rpc, self.driver, txmgr_api(self.txmgr))
+
+    def _altda_poster(self) -> AltDAPoster | None:
+        """Go's Alt-DA client setup: the DA-server client and the bounded poster (None when disabled)."""
+        a = self.cfg.altda
+        if not a.enabled:
+            return None
+        log.warn(
+            "Alt-DA Mode is a Beta feature of the MIT licensed OP Stack.  While it has received "
+            "initial review from core contributors, it is still undergoing testing, and may have bugs "
+            "or other issues."
+        )
+        client = DAClient(
+            a.da_server,
+            verify_on_read=a.verify_on_read,
+            generic=a.da_service,
+            put_timeout=a.put_timeout,
+            get_timeout=a.get_timeout,
+        )
+        log.info(
+            "Alt-DA enabled",
+            da_server=client.endpoint,
+            commitment="GenericCommitment" if a.da_service else "KeccakCommitment",
+            max_concurrent_da_requests=a.max_concurrent_da_requests,
+            read_back=a.read_back,
+        )
+        return AltDAPoster(
+            client,
+            self.metrics.altda,
+            max_concurrent=a.max_concurrent_da_requests,
+            read_back=a.read_back,
+        )
 
     def _channel_manager(self, rollup: RollupConfig) -> tuple[ChannelManager, bool]:
         cfg = self.cfg
@@ -314,6 +349,8 @@ class BatcherService:
             await self.l2.close()
         for client in self._throttle_clients.values():
             await client.close()
+        if self.altda is not None:
+            await self.altda.client.close()
 
 
 def main(argv: list[str], environ: dict[str, str] | None = None) -> int:

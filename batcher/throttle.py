@@ -13,7 +13,15 @@ loads and calls :meth:`ThrottleController.update`; a strategy turns the backlog 
 * pid (experimental): proportional-integral-derivative on ``(backlog - lower) / lower``, updated at
   most once per sample time; time is passed in (seconds, any monotonic origin).
 
-A lower limit of 0 disables that limit (always 0). The admin RPC semantics (get/set/reset) and their
+A lower limit of 0 disables that limit (always 0).
+
+Blob-fee input (our addition, off by default): with ``throttle.blob-fee-floor`` > 0, while the blob base
+fee is at or below that floor the intensity is multiplied by ``throttle.blob-fee-floor-scale``. A blob
+base fee at its floor means blob space is not scarce (OP Mainnet throttled at full strength while it
+sat at 1 wei, optimism#18150), so the backlog is not a DA-price problem and squeezing the block builder
+helps less. The strategy's own state (PID integral) is untouched: only its output is scaled.
+
+The admin RPC semantics (get/set/reset) and their
 error texts are here too, so the RPC layer only parses JSON.
 """
 
@@ -54,6 +62,10 @@ class ThrottleConfig:
     tx_size_upper_limit: int = 20_000
     block_size_lower_limit: int = 2_000
     block_size_upper_limit: int = 130_000
+    blob_fee_floor: int = 0
+    """Wei; 0 = the blob base fee is not an input (Go's behaviour)."""
+    blob_fee_floor_scale: float = 0.5
+    """Intensity multiplier while the blob base fee is at or below ``blob_fee_floor``."""
 
     @property
     def enabled(self) -> bool:
@@ -74,6 +86,14 @@ class ThrottleConfig:
             and self.tx_size_lower_limit >= self.tx_size_upper_limit
         ):
             raise ThrottleError("throttle.tx-size-lower-limit must be less than throttle.tx-size-upper-limit")
+        if not 0 <= self.blob_fee_floor_scale <= 1:
+            raise ThrottleError("throttle.blob-fee-floor-scale must be between 0 and 1")
+
+    def fee_scaled(self, intensity: float, blob_base_fee: int | None) -> float:
+        """The intensity after the blob-fee input (unchanged when off or the fee is unknown)."""
+        if self.blob_fee_floor <= 0 or blob_base_fee is None or blob_base_fee > self.blob_fee_floor:
+            return intensity
+        return intensity * self.blob_fee_floor_scale
 
 
 def _go_float(v: float) -> str:
@@ -295,9 +315,9 @@ class ThrottleController:
     def type(self) -> ControllerType:
         return self.strategy.type
 
-    def update(self, unsafe_bytes: int, now: float) -> ThrottleParams:
-        """New limits for this backlog; the driver sends them to every endpoint, changed or not."""
-        intensity = self.strategy.update(unsafe_bytes, now)
+    def update(self, unsafe_bytes: int, now: float, blob_base_fee: int | None = None) -> ThrottleParams:
+        """New limits for this backlog (and blob base fee, if it is an input); sent to every endpoint."""
+        intensity = self.config.fee_scaled(self.strategy.update(unsafe_bytes, now), blob_base_fee)
         self.params = intensity_to_params(self.type, intensity, self.config)
         return self.params
 

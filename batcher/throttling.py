@@ -5,7 +5,9 @@ value into limits with the :class:`~batcher.throttle.ThrottleController` (record
 them to one task per block-builder endpoint. Each queue holds one item, so a slow endpoint only ever sees
 the latest limits. An endpoint that answers with a method-not-found-class JSON-RPC error asks the app to
 shut down (Go: "either enable it or disable throttling"); other failures are retried every
-:data:`THROTTLE_RETRY` seconds or as soon as newer limits arrive.
+:data:`THROTTLE_RETRY` seconds or as soon as newer limits arrive. With ``throttle.blob-fee-floor`` set
+(our addition) the loop reads the blob base fee (``blob_fee``, the tx manager's ``eth_blobBaseFee``)
+before each update and the controller scales the intensity while the fee is at its floor.
 """
 
 from __future__ import annotations
@@ -54,8 +56,10 @@ class ThrottleLoop:
         metrics: BatcherMetrics,
         call: ThrottleCall | None,
         close_app: Callable[[BaseException | None], None],
+        blob_fee: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
         self.cfg = cfg
+        self._blob_fee = blob_fee
         self.endpoints = endpoints
         self.controller = ThrottleController(controller_type, cfg, pid)
         self.metrics = metrics
@@ -90,15 +94,26 @@ class ThrottleLoop:
             queues.append(q)
             spawn(self.endpoint_loop(ep, q), "batcher-throttle-endpoint")
         while True:
-            params = self.apply(await self._in.get())
+            unsafe = await self._in.get()
+            params = self.apply(unsafe, blob_base_fee=await self.read_blob_fee())
             for q in queues:
                 replace_latest(q, params)
 
-    def apply(self, unsafe: int) -> ThrottleParams:
+    async def read_blob_fee(self) -> int | None:
+        """The blob base fee when it is a throttle input, else None; a failed read is None (no scaling)."""
+        if self.cfg.blob_fee_floor <= 0 or self._blob_fee is None:
+            return None
+        try:
+            return await self._blob_fee()
+        except Exception as exc:  # the fee only softens throttling: never stop the loop over it
+            log.warn("Throttling loop: blob base fee read failed, not scaling intensity", err=str(exc))
+            return None
+
+    def apply(self, unsafe: int, *, blob_base_fee: int | None = None) -> ThrottleParams:
         """Update the controller with a backlog and record the metrics; returns the new limits."""
         started = time.perf_counter()
         ctl = self.controller
-        params = ctl.update(unsafe, time.monotonic())
+        params = ctl.update(unsafe, time.monotonic(), blob_base_fee)
         self.metrics.record_throttle(
             ctl.type.value,
             params.intensity,
@@ -118,6 +133,7 @@ class ThrottleLoop:
                 intensity=params.intensity,
                 max_tx_size=params.max_tx_size,
                 max_block_size=params.max_block_size,
+                **({} if blob_base_fee is None else {"blob_base_fee": blob_base_fee}),
             )
         return params
 

@@ -10,6 +10,9 @@ landed; each of the last two is required only when ``--duration`` gave it time (
 printed. The batcher gets the devnet's L2 endpoint, which serves ``miner_setMaxDASize`` like op-geth, so
 it runs with default DA throttling. ``--prometheus`` adds a Prometheus server (devnet/prometheus.py)
 scraping both services with the shipped alert rules; the status line then counts the firing alerts.
+``--da altda`` runs the DA-server stand-in (devnet/da_server.py: op-alt-da's HTTP protocol; the Go
+da-server cannot run here) and starts the batcher with ``--altda.enabled --altda.da-server <it>`` on
+calldata; the rollup node derives the commitment txs through it (status line: ``altda: ...``).
 """
 
 from __future__ import annotations
@@ -28,7 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from devnet.anvil import free_port, rpc_call
-from devnet.contracts import L2OO_SUBMISSION_INTERVAL, Abi, eth_call
+from devnet.contracts import (
+    GAME_TYPE_SUPER_CANNON,
+    GAME_TYPE_SUPER_PERMISSIONED,
+    L2OO_SUBMISSION_INTERVAL,
+    Abi,
+    eth_call,
+)
 from devnet.network import Devnet, DevnetConfig
 from devnet.prometheus import INSTALL_HINT, PrometheusServer, find_binary, start_prometheus
 
@@ -90,6 +99,14 @@ def service_module(name: str) -> str | None:
         return None
 
 
+def _da_args(dn: Devnet, da: str) -> list[str]:
+    """The batcher's DA flags: a data-availability type, or Alt-DA (calldata) to the devnet's DA server."""
+    if da != "altda":
+        return ["--data-availability-type", da]
+    url = dn.info()["da_server"]
+    return ["--data-availability-type", "calldata", "--altda.enabled", "--altda.da-server", str(url)]
+
+
 def batcher_args(dn: Devnet, da: str, rpc_port: int, metrics_port: int) -> list[str]:
     info = dn.info()
     return [
@@ -101,8 +118,7 @@ def batcher_args(dn: Devnet, da: str, rpc_port: int, metrics_port: int) -> list[
         dn.rollup_url,
         "--private-key",
         info["dev_keys"]["batcher"]["private_key"],
-        "--data-availability-type",
-        da,
+        *_da_args(dn, da),
         "--poll-interval",
         "1s",
         "--num-confirmations",
@@ -154,6 +170,11 @@ def proposer_args(dn: Devnet, rpc_port: int, metrics_port: int) -> list[str]:
     ]
     if info["l2oo_address"]:
         return [*args, "--l2oo-address", info["l2oo_address"]]
+    if info["proposer_mode"] == "super":  # an interop chain's command line: super roots, not the rollup node
+        args[args.index("--rollup-rpc") : args.index("--rollup-rpc") + 2] = [
+            "--superroot-rpcs",
+            dn.rollup_url,
+        ]
     return [
         *args,
         "--game-factory-address",
@@ -182,6 +203,9 @@ def start_service(name: str, module: str, args: list[str], state_dir: Path) -> S
     return Service(name, proc, log_path, rpc_port, metrics_port)
 
 
+SUPER_GAME_TYPES = (GAME_TYPE_SUPER_CANNON, GAME_TYPE_SUPER_PERMISSIONED)
+
+
 def last_proposal(dn: Devnet) -> tuple[int, str]:
     """(count, description) of proposals on L1: L2OO outputs or dispute games."""
     info = dn.info()
@@ -192,9 +216,12 @@ def last_proposal(dn: Devnet) -> tuple[int, str]:
         (count,) = eth_call(dn.l1_url, info["dgf_address"], Abi("DisputeGameFactory"), "gameCount")
         if not count:
             return 0, "none"
-        _typ, _ts, proxy = eth_call(
+        typ, _ts, proxy = eth_call(
             dn.l1_url, info["dgf_address"], Abi("DisputeGameFactory"), "gameAtIndex", count - 1
         )
+        if typ in SUPER_GAME_TYPES:
+            (timestamp,) = eth_call(dn.l1_url, proxy, Abi("SuperRootGame"), "l2SequenceNumber")
+            return int(count), f"{count} super-root games, last @L2 time {timestamp}"
         (l2_block,) = eth_call(dn.l1_url, proxy, Abi("FaultDisputeGame"), "l2BlockNumber")
         return int(count), f"{count} games, last @L2 {l2_block}"
     except (RuntimeError, OSError, ValueError) as exc:
@@ -225,6 +252,10 @@ def status_line(dn: Devnet, prom: PrometheusServer | None = None) -> tuple[str, 
     followed = ""
     if deriver and (deriver.resets or deriver.forced_blocks):
         followed = f" | L1 reorg resets: {deriver.resets}, forced blocks: {deriver.forced_blocks}"
+    if dn.da_server is not None:  # Alt-DA: inputs stored, and derivation steps that waited for one
+        srv = dn.da_server.server
+        waits = deriver.da_stalls if deriver else 0
+        followed += f" | altda: {srv.puts} puts, {len(srv.store)} stored, {waits} waits"
     halted = f" HALTED: {deriver.halted}" if deriver and deriver.halted else ""
     line = (
         f"L1 {st['head_l1']['number']}/{st['safe_l1']['number']}/{st['finalized_l1']['number']} | "
@@ -255,6 +286,7 @@ def run_up(args: argparse.Namespace) -> int:
         l1_fork=args.l1_fork,
         block_time=args.block_time,
         l1_block_time=args.l1_block_time,
+        altda=args.da == "altda",
     )
     dn = Devnet(cfg)
     stop_requested = False
@@ -268,7 +300,8 @@ def run_up(args: argparse.Namespace) -> int:
     try:
         dn.start()
         print(
-            f"op-devnet: L1 {dn.l1_url}  L2 {dn.l2_url}  rollup {dn.rollup_url}  state {state_dir}",
+            f"op-devnet: L1 {dn.l1_url}  L2 {dn.l2_url}  rollup {dn.rollup_url}  state {state_dir}"
+            + (f"  DA server {dn.da_server.url}" if dn.da_server is not None else ""),
             flush=True,
         )
         dn.start_sequencer_thread()
@@ -442,10 +475,17 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start the devnet (and op-batcher/op-proposer)")
     up.add_argument(
-        "--da", choices=("calldata", "blobs", "auto"), default="blobs", help="batcher data-availability type"
+        "--da",
+        choices=("calldata", "blobs", "auto", "altda"),
+        default="blobs",
+        help="batcher data-availability type; altda: frames go to a DA-server stand-in (op-alt-da's HTTP "
+        "protocol), calldata txs carry the commitments",
     )
     up.add_argument(
-        "--proposer", choices=("l2oo", "dgf"), default="l2oo", help="L2OutputOracle or dispute games"
+        "--proposer",
+        choices=("l2oo", "dgf", "super"),
+        default="l2oo",
+        help="L2OutputOracle, dispute games, or super-root games (type 5 from --superroot-rpcs)",
     )
     up.add_argument("--l1-fork", choices=("prague", "osaka"), default="prague")
     up.add_argument("--block-time", type=int, default=2, help="L2 block time in seconds")

@@ -22,6 +22,10 @@ from devnet.genesis import BASE_FEE_SCALAR, BATCH_INBOX_ADDRESS, BLOB_BASE_FEE_S
 
 GAME_TYPE_CANNON = 0
 GAME_TYPE_PERMISSIONED_CANNON = 1
+GAME_TYPE_SUPER_CANNON = 4
+GAME_TYPE_SUPER_PERMISSIONED = 5
+"""Super-root games; their implementation is the devnet's SuperRootGame stand-in (devnet/SuperRootGame.sol):
+0.17.3 has no super games. Type 5's bond is 0, as the newest SuperPermissionedDisputeGame requires."""
 INIT_BOND = 10**16
 """Bond in wei the factory requires for each new game (both types)."""
 ABSOLUTE_PRESTATE = b"\x03" + b"\x00" * 31
@@ -130,6 +134,8 @@ class L1Deployment:
     delayed_weth: str | None
     mips: str | None
     preimage_oracle: str | None
+    super_games: dict[int, str] | None = None
+    """Game type (4, 5) -> SuperRootGame implementation."""
 
 
 class Deployer:
@@ -200,9 +206,17 @@ def deploy_l2_output_oracle(
 
 
 def deploy_dispute_games(
-    d: Deployer, *, anchor_root: bytes, l2_chain_id: int, proposer: str, challenger: str
+    d: Deployer,
+    *,
+    anchor_root: bytes,
+    l2_chain_id: int,
+    proposer: str,
+    challenger: str,
+    anchor_timestamp: int = 0,
 ) -> dict[str, str]:
-    """DGF + ASR (anchors for types 0 and 1 at L2 genesis) + DelayedWETH + PDG (1) + FDG (0, real MIPS)."""
+    """DGF + ASR (anchors for types 0 and 1 at L2 genesis) + DelayedWETH + PDG (1) + FDG (0, real MIPS),
+    and the SuperRootGame stand-in for types 4 (permissionless) and 5 (only ``proposer``), anchored at the
+    L2 genesis timestamp."""
     dgf = d.behind_proxy("DisputeGameFactory", (), (d.admin,))
     anchors = [(GAME_TYPE_CANNON, (anchor_root, 0)), (GAME_TYPE_PERMISSIONED_CANNON, (anchor_root, 0))]
     asr = d.behind_proxy("AnchorStateRegistry", (dgf,), (anchors,))
@@ -225,7 +239,16 @@ def deploy_dispute_games(
     for game_type, impl in ((GAME_TYPE_PERMISSIONED_CANNON, pdg), (GAME_TYPE_CANNON, fdg)):
         d.call(dgf, "DisputeGameFactory", "setImplementation", game_type, impl)
         d.call(dgf, "DisputeGameFactory", "setInitBond", game_type, INIT_BOND)
-    return {"dgf": dgf, "asr": asr, "weth": weth, "oracle": oracle, "mips": mips, "pdg": pdg, "fdg": fdg}
+    supers = {}
+    for game_type, only, bond in (
+        (GAME_TYPE_SUPER_CANNON, "0x" + "00" * 20, INIT_BOND),
+        (GAME_TYPE_SUPER_PERMISSIONED, proposer, 0),
+    ):
+        supers[game_type] = d.deploy("SuperRootGame", game_type, only, anchor_timestamp)
+        d.call(dgf, "DisputeGameFactory", "setImplementation", game_type, supers[game_type])
+        d.call(dgf, "DisputeGameFactory", "setInitBond", game_type, bond)
+    games = {"dgf": dgf, "asr": asr, "weth": weth, "oracle": oracle, "mips": mips, "pdg": pdg, "fdg": fdg}
+    return games | {f"super{t}": a for t, a in supers.items()}
 
 
 def deploy_l1(
@@ -241,9 +264,9 @@ def deploy_l1(
     l2_genesis_output_root: bytes,
     l2_chain_id: int,
 ) -> L1Deployment:
-    """Deploy what ``proposer_mode`` ('l2oo' or 'dgf') needs plus SystemConfig."""
-    if proposer_mode not in ("l2oo", "dgf"):
-        raise ValueError(f"--proposer: expected l2oo or dgf, got {proposer_mode!r}")
+    """Deploy what ``proposer_mode`` ('l2oo', or 'dgf' / 'super': dispute games) needs plus SystemConfig."""
+    if proposer_mode not in ("l2oo", "dgf", "super"):
+        raise ValueError(f"--proposer: expected l2oo, dgf or super, got {proposer_mode!r}")
     d = Deployer(url, admin)
     system_config = deploy_system_config(d, batcher)
     if proposer_mode == "l2oo":
@@ -261,7 +284,9 @@ def deploy_l1(
         l2_chain_id=l2_chain_id,
         proposer=proposer,
         challenger=challenger,
+        anchor_timestamp=l2_genesis_time,
     )
+    supers = {t: g[f"super{t}"] for t in (GAME_TYPE_SUPER_CANNON, GAME_TYPE_SUPER_PERMISSIONED)}
     return L1Deployment(
-        system_config, None, g["dgf"], g["asr"], g["pdg"], g["fdg"], g["weth"], g["mips"], g["oracle"]
+        system_config, None, g["dgf"], g["asr"], g["pdg"], g["fdg"], g["weth"], g["mips"], g["oracle"], supers
     )

@@ -84,10 +84,14 @@ def dev_keys() -> dict[str, DevKey]:
     return out
 
 
+DEVNET_ARTIFACTS = {"SuperRootGame": Path(__file__).with_name("SuperRootGame.json")}
+"""Stand-ins compiled for the devnet (source beside the artifact) for what contracts-bedrock 0.17.3 lacks."""
+
+
 @cache
 def artifact(name: str) -> dict[str, Any]:
     """One forge artifact (ABI + bytecode) from the pinned contracts-bedrock package (cached; read-only)."""
-    path = CONTRACTS_ARTIFACTS / f"{name}.sol" / f"{name}.json"
+    path = DEVNET_ARTIFACTS.get(name) or CONTRACTS_ARTIFACTS / f"{name}.sol" / f"{name}.json"
     try:
         data: dict[str, Any] = json.loads(path.read_text())
     except OSError as exc:

@@ -21,11 +21,13 @@ from common.derive.rollup_config import RollupConfig
 from devnet.anvil import AnvilNode, ensure_npm_deps, rpc_call, start_anvil
 from devnet.contracts import (
     GAME_TYPE_PERMISSIONED_CANNON,
+    GAME_TYPE_SUPER_PERMISSIONED,
     INIT_BOND,
     L2OO_SUBMISSION_INTERVAL,
     L1Deployment,
     deploy_l1,
 )
+from devnet.da_server import DAServer, DAServerThread
 from devnet.genesis import (
     BATCH_INBOX_ADDRESS,
     L1_CHAIN_ID,
@@ -67,6 +69,8 @@ class DevnetConfig:
     rollup_poll_interval: float = 0.25
     seq_window_size: int = SEQ_WINDOW_SIZE
     """L1 blocks a batch may land after its epoch; tests shrink it to let windows expire."""
+    altda: bool = False
+    """Run the DA-server stand-in (devnet/da_server.py); the rollup node derives version-1 txs through it."""
 
 
 class Devnet:
@@ -85,6 +89,7 @@ class Devnet:
         self.deriver: Deriver | None = None
         self.rollup_node: RollupNodeThread | None = None
         self.l2_endpoint: L2EndpointThread | None = None
+        self.da_server: DAServerThread | None = None
         self._seq_stop = threading.Event()
         self._seq_thread: threading.Thread | None = None
 
@@ -162,7 +167,16 @@ class Devnet:
             self.l1.call("evm_setIntervalMining", [cfg.l1_block_time])
         users = [keys[r] for r in ("user1", "user2", "user3", "user4", "user5", "user6")]
         self.sequencer = Sequencer(self.l1.url, self.l2.url, self.rollup, users, drive_l1=cfg.fast)
-        self.deriver = Deriver(self.l1.url, self.l2.url, self.rollup, engine=self.sequencer)
+        if cfg.altda:
+            self.da_server = DAServerThread(DAServer())
+            self.da_server.start()
+        self.deriver = Deriver(
+            self.l1.url,
+            self.l2.url,
+            self.rollup,
+            engine=self.sequencer,
+            da_server_url=self.da_server.url if self.da_server is not None else None,
+        )
         node = RollupNode(self.deriver, poll_interval=cfg.rollup_poll_interval)
         self.rollup_node = RollupNodeThread(node)
         self.rollup_node.start()
@@ -197,6 +211,9 @@ class Devnet:
         if self.l2_endpoint is not None:
             self.l2_endpoint.stop()
             self.l2_endpoint = None
+        if self.da_server is not None:
+            self.da_server.stop()
+            self.da_server = None
         for node in (self.l2, self.l1):
             if node is not None:
                 node.stop()
@@ -240,6 +257,7 @@ class Devnet:
             "l2_rpc": self.l2_url,
             "rollup_rpc": self.rollup_url,
             "l1_beacon": self.l1_url,
+            "da_server": self.da_server.url if self.da_server is not None else None,
             "l1_chain_id": L1_CHAIN_ID,
             "l2_chain_id": L2_CHAIN_ID,
             "l1_fork": self.cfg.l1_fork,
@@ -253,11 +271,20 @@ class Devnet:
             "l2oo_address": d.l2_output_oracle,
             "l2oo_submission_interval": L2OO_SUBMISSION_INTERVAL,
             "dgf_address": d.dispute_game_factory,
-            "game_type": GAME_TYPE_PERMISSIONED_CANNON if d.dispute_game_factory else None,
+            "game_type": (
+                (
+                    GAME_TYPE_SUPER_PERMISSIONED
+                    if self.cfg.proposer == "super"
+                    else GAME_TYPE_PERMISSIONED_CANNON
+                )
+                if d.dispute_game_factory
+                else None
+            ),
             "init_bond": INIT_BOND if d.dispute_game_factory else None,
             "anchor_state_registry_address": d.anchor_state_registry,
             "permissioned_game_address": d.permissioned_game,
             "fault_game_address": d.fault_game,
+            "super_game_addresses": {str(t): a for t, a in (d.super_games or {}).items()},
             "system_config_address": d.system_config,
             "genesis": {
                 "l1": rc.genesis_l1.to_json(),

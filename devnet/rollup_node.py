@@ -27,7 +27,8 @@ Not emulated: unsafe blocks whose L1 origin an L1 reorg removed stay (op-node's 
 them); the deriver without an engine halts where it would have to reorg the L2 chain.
 
 ``RollupNode`` serves optimism_syncStatus, optimism_outputAtBlock, optimism_rollupConfig,
-optimism_version and admin_sequencerActive over aiohttp, op-node JSON shapes (numbers as JSON numbers).
+optimism_version, admin_sequencerActive and superroot_atTimestamp (devnet/superroot.py) over aiohttp,
+op-node JSON shapes (numbers as JSON numbers).
 """
 
 from __future__ import annotations
@@ -36,12 +37,15 @@ import asyncio
 import contextlib
 import logging
 import threading
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aiohttp import web
 from eth_utils.crypto import keccak
 
+from common.altda.commitment import DERIVATION_VERSION_1, CommitmentError, decode_tx_data
 from common.derive.blob import decode_blob
 from common.derive.block_ref import BlockID, L1BlockRef, L2BlockRef
 from common.derive.channel import read_channel
@@ -50,6 +54,7 @@ from common.derive.derived_block import DerivedBlock, payload_blocks
 from common.derive.rollup_config import RollupConfig
 from common.derive.sync_status import SyncStatus
 from common.derive.transaction import BATCHABLE_TX_TYPES, SET_CODE_TX_TYPE, raw_tx_from_json
+from devnet import superroot
 from devnet.anvil import rpc_call
 from devnet.genesis import L2_TO_L1_MESSAGE_PASSER_ADDRESS
 from devnet.sequencer import l1_ref_from_json, l2_ref_from_json
@@ -120,13 +125,55 @@ class L2Engine(Protocol):
         ...
 
 
+class DAInputUnavailable(Exception):
+    """An Alt-DA commitment on L1 whose input the DA server did not return (intact); derivation waits."""
+
+
+DA_GET_TIMEOUT = 5.0
+
+
+def fetch_da_input(da_server_url: str, tx_data: bytes, l1_number: int) -> bytes:
+    """op-node's Alt-DA source: ``GET /get/0x<commitment>`` for version-1 tx data, keccak256 verified.
+
+    A commitment that does not decode is not batcher data op-node could use: it is returned unchanged and
+    the channel bank drops it as an unknown version. Anything else that fails raises DAInputUnavailable.
+    """
+    try:
+        comm = decode_tx_data(tx_data)
+    except CommitmentError as exc:
+        log.warning("L1 block %d: Alt-DA tx data ignored: %s", l1_number, exc)
+        return tx_data
+    url = f"{da_server_url.rstrip('/')}/get/{comm.hex()}?l1_inclusion_block_number={l1_number}"
+    try:
+        with urllib.request.urlopen(url, timeout=DA_GET_TIMEOUT) as resp:
+            data = bytes(resp.read())
+    except (OSError, urllib.error.URLError) as exc:
+        raise DAInputUnavailable(f"GET /get/{comm.hex()[:18]}...: {exc}") from None
+    try:
+        comm.verify(data)
+    except CommitmentError as exc:
+        raise DAInputUnavailable(str(exc)) from None
+    return data
+
+
 class Deriver:
     """Derives the safe chain from L1 (blocking RPC; call ``step`` from one thread at a time)."""
 
     def __init__(
-        self, l1_url: str, l2_url: str, rollup: RollupConfig, engine: L2Engine | None = None
+        self,
+        l1_url: str,
+        l2_url: str,
+        rollup: RollupConfig,
+        engine: L2Engine | None = None,
+        *,
+        da_server_url: str | None = None,
     ) -> None:
         self.l1_url = l1_url
+        self.da_server_url = da_server_url
+        """Alt-DA: version-1 batcher txs carry a commitment whose input is fetched from this DA server."""
+        self.da_stalls = 0
+        self._da_wait: tuple[int, str] | None = None
+        """Alt-DA: derivation steps that stopped at an L1 block whose DA input could not be fetched."""
         self.l2_url = l2_url
         self.rollup = rollup
         self.engine = engine
@@ -195,7 +242,15 @@ class Deriver:
                     continue
                 ref = l1_ref_from_json(block)
                 self._l1_read.append(ref)
-                self._read_l1_block(block)
+                try:
+                    self._read_l1_block(block)
+                except DAInputUnavailable as exc:  # op-node retries the same L1 block until it can fetch
+                    self._l1_read.pop()
+                    self.da_stalls += 1
+                    if self._da_wait != (ref.number, str(exc)):  # once per block and reason, not per poll
+                        self._da_wait = (ref.number, str(exc))
+                        log.warning("L1 block %d: derivation waits for Alt-DA input: %s", ref.number, exc)
+                    break
                 self.current_l1 = ref
                 done += 1
             return done
@@ -239,10 +294,15 @@ class Deriver:
         """Feed the block's batcher data to the channel bank (common/derive/channel_bank.py) and read
         every channel that becomes ready."""
         number, timestamp = int(block["number"], 16), int(block["timestamp"], 16)
+        # All batcher data first: an Alt-DA input that cannot be fetched leaves the bank untouched.
+        found = [
+            (tx, i, data)
+            for tx in block.get("transactions") or []
+            for i, data in enumerate(self._batcher_data(tx, number))
+        ]
         ready = self._bank.advance_l1(number, timestamp)
-        for tx in block.get("transactions") or []:
-            for i, data in enumerate(self._batcher_data(tx, number)):
-                ready += self._bank.ingest(BatcherTx(number, timestamp, data, f"{tx['hash']}#{i}"))
+        for tx, i, data in found:
+            ready += self._bank.ingest(BatcherTx(number, timestamp, data, f"{tx['hash']}#{i}"))
         self._report_bank_drops()
         for channel in ready:
             self._read_channel(channel.data, channel.id, number, timestamp)
@@ -317,6 +377,8 @@ class Deriver:
         if tx_type != BLOB_TX_TYPE:
             data = bytes.fromhex(tx["input"][2:])
             self.last_batch_tx = BatchTxInfo(l1_number, tx["hash"], tx_type, 0, len(data))
+            if data[:1] == bytes([DERIVATION_VERSION_1]) and self.da_server_url is not None:
+                return [fetch_da_input(self.da_server_url, data, l1_number)]
             return [data]
         blobs = rpc_call(self.l1_url, "anvil_getBlobsByTransactionHash", [tx["hash"]])
         out: list[bytes] = []
@@ -627,6 +689,10 @@ class RollupNode:
             return ROLLUP_NODE_VERSION
         if method == "admin_sequencerActive":
             return True
+        if method == "superroot_atTimestamp":
+            if len(params) != 1 or not isinstance(params[0], str):
+                raise RpcMethodError(-32602, "superroot_atTimestamp: expected one hex timestamp")
+            return superroot.at_timestamp(self, int(params[0], 16))
         raise RpcMethodError(-32601, f"the method {method} does not exist/is not available")
 
     def output_at_block(self, number: int) -> dict[str, Any]:

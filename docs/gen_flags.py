@@ -47,14 +47,19 @@ BATCHER_NOTES: Mapping[str, str] = {
     "l2-eth-rpc": "Comma list + matching `--rollup-rpc` list: follows the active sequencer "
     "(`admin_sequencerActive`), as Go.",
     "rollup-rpc": "Comma list: active-sequencer failover, same index pairing as `--l2-eth-rpc`.",
-    "altda.enabled": "Parsed and validated; `true` fails at startup: "
-    "`Alt-DA is not supported by this op-batcher`.",
-    "altda.da-server": "Parsed only (Alt-DA is not implemented).",
-    "altda.verify-on-read": "Parsed only (Alt-DA is not implemented).",
-    "altda.da-service": "Parsed only (Alt-DA is not implemented).",
-    "altda.put-timeout": "Parsed only (Alt-DA is not implemented).",
-    "altda.get-timeout": "Parsed only (Alt-DA is not implemented).",
-    "altda.max-concurrent-da-requests": "Parsed only (Alt-DA is not implemented).",
+    "altda.enabled": "Frames go to the DA server, the inbox calldata tx carries `0x01 ++ commitment`; "
+    "needs `--data-availability-type=calldata` (Go's rule). See the Alt-DA section.",
+    "altda.da-server": "Must be an http(s) URL with a host (Go's `url.Parse` accepts almost anything): "
+    "`DA server URL is invalid: ...`.",
+    "altda.verify-on-read": "Applies to the `GET /get` of `--altda.read-back` (keccak256 commitments).",
+    "altda.da-service": "",
+    "altda.put-timeout": "",
+    "altda.get-timeout": "Used by `--altda.read-back` (the batcher's only GET).",
+    "altda.max-concurrent-da-requests": "No free slot: publishing waits for one (Go requeues the frame and "
+    "retries at once).",
+    "altda.read-back": "Python addition (Go posts whatever the server acknowledged). After each put, GET "
+    "the input back and post its commitment only if it comes back intact; else ERROR `Alt-DA server did "
+    "not return the input it stored`, `altda_read_back_failures_total`, frame requeued.",
     "throttle.controller-type": "`pid` is experimental, as in Go.",
     "l1-beacon": "Python addition (Go has no such flag: it does not read its channels back at "
     "restart). Restart recovery reads blob txs' blobs here; unreachable: falls back to the L1 node, "
@@ -62,6 +67,18 @@ BATCHER_NOTES: Mapping[str, str] = {
     "max-rpc-response-bytes": "Python addition (Go reads any body size). A bigger body fails the call "
     "(`response larger than N bytes`, naming endpoint and method) after reading at most N bytes; the "
     "op-proposer uses the same default cap.",
+    **{
+        f"throttle.{n}": "Python addition (Go's controllers ignore the blob fee, optimism#18150). While the "
+        "blob base fee is at or below the floor, the intensity of any controller is scaled; see "
+        "operations.md, Fee-aware posting and throttling."
+        for n in ("blob-fee-floor", "blob-fee-floor-scale")
+    },
+    **{
+        f"fee-aware.{n}": "Python addition (no OP batcher defers for fees). Off unless "
+        "`--fee-aware.enabled`; never defers past the max delay or the sequencing-window deadline, nor "
+        "mid-channel; see operations.md, Fee-aware posting and throttling."
+        for n in ("enabled", "max-delay", "short-window", "long-window", "threshold", "min-fee")
+    },
     "max-unsafe-l2-bytes": "Python addition (Go loads without bound while the safe head is stuck). "
     "At the limit loading pauses (WARN `L2 block loading paused`, `op_batcher_default_loading_paused` "
     "1) and resumes once blocks become safe; 0 keeps Go's behaviour.",
@@ -77,9 +94,11 @@ PROPOSER_NOTES: Mapping[str, str] = {
     **COMMON_NOTES,
     "l2oo-address": "Era-C semantics: still supported (the newest Go op-proposer removed the flag).",
     "rollup-rpc": "A comma list enables the active rollup provider (`admin_sequencerActive`), as Go.",
-    "supervisor-rpcs": "Parsed; validation rejects it: super-root proposals are not implemented.",
-    "superroot-rpcs": "Parsed (both spellings and env names); validation rejects it: super-root "
-    "proposals are not implemented.",
+    "supervisor-rpcs": "Parsed with the era-C conflict checks, then rejected (`--supervisor-rpcs: "
+    "op-supervisor proposal sources are not supported ...`); upstream removed it too: use "
+    "`--superroot-rpcs`.",
+    "superroot-rpcs": "Supported, as the newest Go: `superroot_atTimestamp` on each URL (fail-over in "
+    "order), root claim = super root, extraData = its preimage; both spellings and env names.",
     "game-type": "uint32; the unmerged upstream `auto` variant is not supported.",
     "output-retry-interval": "Hidden; accepted for early-B command lines and ignored.",
 }

@@ -9,8 +9,14 @@ chain, so a failed or timed-out send is simply retried on a later tick with a fr
 ``create`` the factory is asked whether the game already exists, so a create that landed after a timeout
 is never duplicated.
 
-The driver only talks to small protocols (``L1Reader``, ``RollupSource``, ``ProposalSender``) so tests can
-give it fakes; the service wires the real RPC clients and tx manager in.
+Proposals come from the rollup node (output roots: sequence number = L2 block number, extraData = that
+number as one word) or, for super-root games (types 4/5, ``--superroot-rpcs``), from a ``SuperSource``
+(sequence number = the safe/finalized L2 *timestamp* of the whole dependency set, root claim = the super
+root, extraData = its preimage; proposer/super_roots.py). ``propose_now`` (admin ``admin_proposeNow``, an
+addition) makes one proposal at once, past the interval timer but through every other check.
+
+The driver only talks to small protocols (``L1Reader``, ``RollupSource``, ``SuperSource``,
+``ProposalSender``) so tests can give it fakes; the service wires the real RPC clients and tx manager in.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from common.derive.sync_status import SyncStatus
 from common.rpc.client import within
 from common.service.log import get_logger
 from proposer import contracts
+from proposer.super_roots import SuperProposal, SuperSyncView
 
 log = get_logger("proposer")
 
@@ -60,6 +67,13 @@ class L1Reader(Protocol):
 class RollupSource(Protocol):
     async def sync_status(self) -> SyncStatus: ...
     async def output_at_block(self, number: int) -> OutputLike: ...
+
+
+class SuperSource(Protocol):
+    """Super roots for post-interop games (proposer/super_roots.py ``SuperRootSource``)."""
+
+    async def sync_view(self, now: int) -> SuperSyncView: ...
+    async def proposal_at(self, timestamp: int) -> SuperProposal: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,13 +116,22 @@ class Skip(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Proposal:
-    """An output ready to be proposed."""
+    """An output root or super root ready to be proposed."""
 
     root: bytes
-    block_ref: L2BlockRef
+    sequence_num: int
+    """L2 block number (output roots) or L2 timestamp (super roots)."""
+    extra_data: bytes
+    """The game's extraData: the block number as one word, or the super-root preimage."""
     current_l1_hash: bytes
     current_l1_number: int
-    head_l1_number: int
+    head_l1_number: int = 0
+    block_ref: L2BlockRef | None = None
+    """The proposed L2 block (rollup source only; super roots span several chains)."""
+
+
+class ProposeNowRefused(Exception):
+    """``admin_proposeNow`` found nothing to propose; the message says why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,21 +172,33 @@ class ProposerDriver:
         self,
         cfg: DriverConfig,
         l1: L1Reader,
-        rollup: RollupSource,
+        rollup: RollupSource | None,
         sender: ProposalSender,
         hooks: DriverHooks | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        super_source: SuperSource | None = None,
     ) -> None:
+        if (rollup is None) == (super_source is None):
+            raise ValueError("exactly one proposal source (rollup node or super-root RPCs) is needed")
         self.cfg = cfg
         self.l1 = l1
-        self.rollup = rollup
+        self._rollup = rollup
+        self.super_source = super_source
         self.sender = sender
         self.hooks = hooks or NoHooks()
         self.clock = clock
         self.sleep = sleep
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._busy = asyncio.Lock()
+        """Held while a proposal is fetched and sent, so a tick and ``propose_now`` never race."""
+
+    @property
+    def rollup(self) -> RollupSource:
+        if self._rollup is None:
+            raise RuntimeError("this proposer reads super roots, not a rollup node")
+        return self._rollup
 
     @property
     def running(self) -> bool:
@@ -197,6 +232,10 @@ class ProposerDriver:
 
     async def tick(self) -> SendResult | Skip | None:
         """One evaluation: fetch, decide, maybe send. Errors are logged and retried next tick."""
+        async with self._busy:
+            return await self._tick()
+
+    async def _tick(self) -> SendResult | Skip | None:
         try:
             found = await (self.fetch_l2oo() if self.cfg.mode is Mode.L2OO else self.fetch_dgf())
         except Exception as exc:  # any RPC or contract failure: the next tick re-derives everything
@@ -217,6 +256,25 @@ class ProposerDriver:
             )
             return None
 
+    async def propose_now(self) -> tuple[Proposal, SendResult]:
+        """One proposal now (``admin_proposeNow``): the interval timer is skipped, nothing else is.
+
+        DGF: the current safe/finalized head (output root or super root), refused at genesis or when the
+        factory already has that game (so a repeated call with nothing new never duplicates); the bond is
+        read as for any proposal, and the new game restarts the interval (it is keyed to our newest game).
+        L2OO: only ``nextBlockNumber()`` can be proposed, so the call is refused until the head reaches it.
+        Errors: ``ProposeNowRefused`` with the reason, or the fetch/send failure itself.
+        """
+        if self._busy.locked():
+            raise ProposeNowRefused("not proposing: a proposal is already being prepared or sent")
+        async with self._busy:
+            found = await (self.fetch_l2oo() if self.cfg.mode is Mode.L2OO else self.fetch_dgf(now=True))
+            if isinstance(found, Skip):
+                raise ProposeNowRefused(f"not proposing: {found.value}")
+            log.info("Proposing now on admin request", sequenceNum=found.sequence_num)
+            result = await asyncio.wait_for(self.propose(found), PROPOSAL_SEND_TIMEOUT)
+            return found, result
+
     # --- L2OutputOracle -------------------------------------------------------------------------------
 
     async def fetch_l2oo(self) -> Proposal | Skip:
@@ -234,35 +292,63 @@ class ProposerDriver:
         ):
             return Skip.NOT_FINALIZED
         return Proposal(
-            output.output_root,
-            output.block_ref,
-            embedded.current_l1.hash,
-            embedded.current_l1.number,
-            embedded.head_l1.number,
+            root=output.output_root,
+            sequence_num=n,
+            extra_data=contracts.output_extra_data(n),
+            current_l1_hash=embedded.current_l1.hash,
+            current_l1_number=embedded.current_l1.number,
+            head_l1_number=embedded.head_l1.number,
+            block_ref=output.block_ref,
         )
 
     # --- DisputeGameFactory ---------------------------------------------------------------------------
 
-    async def fetch_dgf(self) -> Proposal | Skip:
-        if await self.has_proposed_since(self.clock() - self.cfg.proposal_interval):
+    async def fetch_dgf(self, *, now: bool = False) -> Proposal | Skip:
+        """The proposal due at this tick; ``now`` (admin propose-now) skips only the interval check."""
+        if not now and await self.has_proposed_since(self.clock() - self.cfg.proposal_interval):
             return Skip.RECENT_GAME
+        proposal = await (self._current_super() if self.super_source else self._current_output())
+        if isinstance(proposal, Skip):
+            return proposal
+        if await self.game_exists(proposal):
+            return Skip.GAME_EXISTS
+        if not now:
+            log.info("No proposals found for at least proposal interval, submitting proposal now")
+        return proposal
+
+    async def _current_output(self) -> Proposal | Skip:
+        """The output root at the rollup node's finalized (or safe) head."""
         status = await self.rollup.sync_status()
         self.hooks.observed(status)
         current = status.safe_l2.number if self.cfg.allow_non_finalized else status.finalized_l2.number
         if current == 0:
             return Skip.GENESIS
         output = await self._checked_output(current)
-        proposal = Proposal(
-            output.output_root,
-            output.block_ref,
-            output.sync_status.current_l1.hash,
-            output.sync_status.current_l1.number,
-            output.sync_status.head_l1.number,
+        return Proposal(
+            root=output.output_root,
+            sequence_num=current,
+            extra_data=contracts.output_extra_data(current),
+            current_l1_hash=output.sync_status.current_l1.hash,
+            current_l1_number=output.sync_status.current_l1.number,
+            head_l1_number=output.sync_status.head_l1.number,
+            block_ref=output.block_ref,
         )
-        if await self.game_exists(proposal):
-            return Skip.GAME_EXISTS
-        log.info("No proposals found for at least proposal interval, submitting proposal now")
-        return proposal
+
+    async def _current_super(self) -> Proposal | Skip:
+        """The super root at the dependency set's finalized (or safe) timestamp, asked about ``now``."""
+        assert self.super_source is not None
+        view = await self.super_source.sync_view(int(self.clock()))
+        current = view.safe_timestamp if self.cfg.allow_non_finalized else view.finalized_timestamp
+        if current == 0:
+            return Skip.GENESIS
+        found = await self.super_source.proposal_at(current)
+        return Proposal(
+            root=found.root,
+            sequence_num=found.timestamp,
+            extra_data=found.extra_data,
+            current_l1_hash=found.current_l1.hash,
+            current_l1_number=found.current_l1.number,
+        )
 
     async def has_proposed_since(self, cutoff: float) -> bool:
         """Newest-first scan of the factory for a game of our type created by us at or after ``cutoff``."""
@@ -288,9 +374,8 @@ class ProposerDriver:
             return claimant
 
     async def game_exists(self, proposal: Proposal) -> bool:
-        extra = contracts.output_extra_data(proposal.block_ref.number)
         proxy, _ = contracts.decode_games(
-            await self._call(contracts.games_calldata(self.cfg.game_type, proposal.root, extra))
+            await self._call(contracts.games_calldata(self.cfg.game_type, proposal.root, proposal.extra_data))
         )
         return proxy != b"\x00" * 20
 
@@ -303,7 +388,7 @@ class ProposerDriver:
                 self.cfg.contract,
                 contracts.propose_l2_output_calldata(
                     proposal.root,
-                    proposal.block_ref.number,
+                    proposal.sequence_num,
                     proposal.current_l1_hash,
                     proposal.current_l1_number,
                 ),
@@ -312,12 +397,15 @@ class ProposerDriver:
             bond = contracts.decode_uint(await self._call(contracts.init_bonds_calldata(self.cfg.game_type)))
             tx = ProposalTx(
                 self.cfg.contract,
-                contracts.create_calldata(
-                    self.cfg.game_type, proposal.root, contracts.output_extra_data(proposal.block_ref.number)
-                ),
+                contracts.create_calldata(self.cfg.game_type, proposal.root, proposal.extra_data),
                 bond,
             )
-        log.info("Proposing output root", output="0x" + proposal.root.hex(), block=proposal.block_ref.number)
+        log.info(
+            "Proposing output root",
+            output="0x" + proposal.root.hex(),
+            sequenceNum=proposal.sequence_num,
+            extraData="0x" + proposal.extra_data.hex(),
+        )
         result = await self.sender.send(tx)
         fields = {
             "tx_hash": "0x" + result.tx_hash.hex(),

@@ -1,10 +1,13 @@
 """The op-proposer flag table (era C: L2OutputOracle and DisputeGameFactory) and ProposerConfig.
 
 Era C semantics (op-proposer-txmgr.md §1): ``--l2oo-address`` or ``--game-factory-address`` (exactly one),
-``--rollup-rpc`` (a comma list selects the active-rollup provider), ``--supervisor-rpcs``. Era-D spellings
-``--superroot-rpcs`` / ``--supernode-rpcs`` (and their env vars) parse, but super-root proposals are not
-implemented, so validation rejects them (as it does ``--supervisor-rpcs``). The txmgr group is mounted
-without the batcher-only ``txmgr.blob-tip-cap-*`` flags.
+``--rollup-rpc`` (a comma list selects the active-rollup provider), plus the era-D super-root source
+``--superroot-rpcs`` (alias ``--supernode-rpcs``, both env names) for game types 4/5, with the newest
+upstream's source rules: at most one of rollup / super-root RPCs, output-root game types need the rollup
+RPC, super-root game types need super-root RPCs, every DisputeGameFactory setup needs one of them. The
+era-C ``--supervisor-rpcs`` (removed upstream in favour of super-root RPCs) parses, keeps its era-C
+conflict and missing-source checks, and is then rejected. The txmgr group is mounted without the
+batcher-only ``txmgr.blob-tip-cap-*`` flags.
 
 Entry: ``parse_proposer_args(argv, environ) -> ProposerConfig`` (CliError / ConfigError as in
 batcher/flags.py); ``flag_help.help_text(proposer_table(version))`` for ``--help``.
@@ -51,10 +54,16 @@ IRREGULAR_ENV = frozenset(
     for s in ("TXMGR_FEE_LIMIT_MULTIPLIER", "TXMGR_TX_SEND_TIMEOUT", "TXMGR_TX_NOT_IN_MEMPOOL_TIMEOUT")
 )
 ERR_CONFLICTING_SOURCE = "must not specify both a rollup rpc and supervisor rpc"
+"""Era C: ``--rollup-rpc`` with ``--supervisor-rpcs``."""
+ERR_CONFLICTING_SUPER_ROOT_SOURCE = "must specify exactly one of rollup rpc or supernode rpc"
+"""Newest upstream ``ErrConflictingSource``: ``--rollup-rpc`` with ``--superroot-rpcs``."""
 ERR_MISSING_ROLLUP_RPC = "missing rollup rpc"
-ERR_MISSING_SUPERVISOR_RPC = "missing supervisor rpc"
-ERR_SUPER_ROOTS_UNSUPPORTED = (
-    "super-root proposals (--supervisor-rpcs, --superroot-rpcs) are not supported by this op-proposer"
+ERR_MISSING_SUPER_ROOT_RPC = "missing supernode rpc"
+"""Upstream ``ErrMissingSuperRootRpc`` (text as last read in upstream source, before the flag rename)."""
+ERR_MISSING_SOURCE = "missing proposal source rpc (rollup or supernode)"
+ERR_SUPERVISOR_UNSUPPORTED = (
+    "--supervisor-rpcs: op-supervisor proposal sources are not supported by this op-proposer "
+    "(upstream replaced them with super-root RPCs); use --superroot-rpcs"
 )
 
 
@@ -76,13 +85,15 @@ def _proposer_core_flags() -> tuple[Flag, ...]:
         Flag(
             "supervisor-rpcs",
             FlagKind.STRING_SLICE,
-            "HTTP provider URLs for supervisors. Post-interop game types only (not supported here).",
+            "HTTP provider URLs for supervisors. Post-interop game types only (not supported here: use "
+            "--superroot-rpcs).",
             env=_env("SUPERVISOR_RPCS"),
         ),
         Flag(
             "superroot-rpcs",
             FlagKind.STRING_SLICE,
-            "HTTP provider URLs serving super roots (not supported here).",
+            "HTTP provider URLs serving super roots (superroot_atTimestamp: op-supernode, or op-node for "
+            "a single chain). Post-interop game types only; mutually exclusive with --rollup-rpc.",
             env=(*_env("SUPERROOT_RPCS"), *_env("SUPERNODE_RPCS")),
             aliases=("supernode-rpcs",),
         ),
@@ -230,7 +241,7 @@ def _read(parsed: ParsedFlags) -> ProposerConfig:
 
 
 def check_proposer_config(cfg: ProposerConfig, parsed: ParsedFlags) -> None:
-    """Era C CLIConfig.Check in Go order, then the super-root rejection; ValueError with Go's text."""
+    """Era C CLIConfig.Check in Go order with the newest source rules; ValueError with Go's text."""
     cfg.rpc.check()
     cfg.metrics.check()
     cfg.pprof.check()
@@ -248,21 +259,35 @@ def check_proposer_config(cfg: ProposerConfig, parsed: ParsedFlags) -> None:
         raise ValueError(
             "the `ProposalInterval` was provided but the `DisputeGameFactory` address was not set"
         )
-    if cfg.rollup_rpc and cfg.supervisor_rpcs:
-        raise ValueError(ERR_CONFLICTING_SOURCE)
-    if l2oo and not cfg.rollup_rpc:
-        raise ValueError(ERR_MISSING_ROLLUP_RPC)
-    if dgf and cfg.game_type in PRE_INTEROP_GAME_TYPES and not cfg.rollup_rpc:
-        raise ValueError(ERR_MISSING_ROLLUP_RPC)
-    if dgf and cfg.game_type in POST_INTEROP_GAME_TYPES and not cfg.supervisor_rpcs:
-        raise ValueError(ERR_MISSING_SUPERVISOR_RPC)
-    if cfg.supervisor_rpcs or cfg.superroot_rpcs:
-        raise ValueError(ERR_SUPER_ROOTS_UNSUPPORTED)
+    _check_sources(cfg, dgf=dgf, l2oo=l2oo)
     parsed.check_numbers()
     if cfg.poll_interval == 0:
         raise ValueError("--poll-interval must be positive")
     if cfg.game_type > MAX_UINT32:
         raise ValueError(f"--game-type must fit in 32 bits (at most {MAX_UINT32}), got {cfg.game_type}")
+
+
+def _check_sources(cfg: ProposerConfig, *, dgf: bool, l2oo: bool) -> None:
+    """Which proposal source the contract and game type need (config.go Check, era C + newest)."""
+    rollup, super_roots, supervisor = (
+        bool(cfg.rollup_rpc),
+        bool(cfg.superroot_rpcs),
+        bool(cfg.supervisor_rpcs),
+    )
+    if rollup and supervisor:
+        raise ValueError(ERR_CONFLICTING_SOURCE)
+    if rollup and super_roots:
+        raise ValueError(ERR_CONFLICTING_SUPER_ROOT_SOURCE)
+    if l2oo and not rollup:
+        raise ValueError(ERR_MISSING_ROLLUP_RPC)
+    if dgf and cfg.game_type in PRE_INTEROP_GAME_TYPES and not rollup:
+        raise ValueError(ERR_MISSING_ROLLUP_RPC)
+    if dgf and cfg.game_type in POST_INTEROP_GAME_TYPES and not (super_roots or supervisor):
+        raise ValueError(ERR_MISSING_SUPER_ROOT_RPC)
+    if not (rollup or super_roots or supervisor):
+        raise ValueError(ERR_MISSING_SOURCE)
+    if supervisor:
+        raise ValueError(ERR_SUPERVISOR_UNSUPPORTED)
 
 
 def build_proposer_config(parsed: ParsedFlags) -> ProposerConfig:

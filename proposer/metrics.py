@@ -62,12 +62,15 @@ class ProposerMetrics(ServiceMetrics):
         return self.clock() - self._last_time if self._last_time else 0.0
 
     def proposed(self, proposal: Proposal, result: SendResult) -> None:
-        ref = proposal.block_ref
-        self._last_ref = ref
         self._last_time = self.clock()
         self.last_proposal.set(self._last_time)
         self.proposals.labels("success" if result.status == 1 else "reverted").inc()
-        self.proposed_sequence_number.set(ref.number)
+        # Go: RecordL2Proposal(sequenceNum) always; refs_* only with legacy (rollup-node) data.
+        self.proposed_sequence_number.set(proposal.sequence_num)
+        ref = proposal.block_ref
+        if ref is None:
+            return
+        self._last_ref = ref
         self.refs.record_l2(
             "proposed", ref.number, ref.timestamp, ref.hash, ref.l1_origin, ref.sequence_number
         )

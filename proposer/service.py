@@ -4,11 +4,15 @@ Start-up follows Go (op-proposer-txmgr.md §2.1): parse and check flags, logging
 rollup node(s), build the tx manager (``eth_chainId``, signer; a remote signer must answer
 ``health_status``), ask the target contract for ``version()`` (fatal if it fails), start the metrics and
 JSON-RPC servers, record ``info``/``up``, then start the driver (after wait-node-sync if asked).
+With ``--superroot-rpcs`` the super-root RPCs replace the rollup node as the proposal source (one client
+per URL, fail-over in order). Admin namespace: ``admin_startProposer``, ``admin_stopProposer`` (Go) and
+``admin_proposeNow`` (an addition: one proposal at once, see ``ProposerDriver.propose_now``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 
 from common.derive.sync_status import SyncStatus
@@ -16,6 +20,7 @@ from common.rpc.active import L2Provider, new_l2_provider
 from common.rpc.errors import ExecutionRevertedError
 from common.rpc.eth import EthClient
 from common.rpc.rollup import OutputResponse, RollupClient
+from common.rpc.superroot import SuperRootClient
 from common.service.balance import BalancePoller
 from common.service.lifecycle import CloseApp
 from common.service.log import get_logger
@@ -39,6 +44,7 @@ from proposer import contracts
 from proposer.driver import DriverConfig, Mode, ProposalTx, ProposerDriver, SendResult
 from proposer.flags import VERSION, ProposerConfig
 from proposer.metrics import ProposerMetrics
+from proposer.super_roots import SuperRootSource
 
 NODE_SYNC_POLL = 12.0
 log = get_logger()
@@ -101,6 +107,8 @@ class ProposerService:
         self.rpc_metrics = rpc_metrics
         self.l1 = _L1(cfg.l1_eth_rpc, timeout=timeout, metrics=rpc_metrics)
         self.rollup: L2Provider | None = None
+        self.super_clients: list[SuperRootClient] = []
+        self.super_source: SuperRootSource | None = None
         self.signer: Signer | None = None
         self.txmgr: TxManager | None = None
         self.driver: ProposerDriver | None = None
@@ -113,14 +121,20 @@ class ProposerService:
         if cfg.pprof.enabled:
             log.warn("pprof is not available in the Python op-proposer; ignoring pprof.enabled")
         timeout = cfg.txmgr.network_timeout
-        # With several --rollup-rpc URLs the active sequencer is looked up now, so a bad list fails start-up.
-        self.rollup = await new_l2_provider(
-            cfg.rollup_rpcs,
-            None,
-            check_duration=cfg.active_sequencer_check_duration,
-            network_timeout=timeout,
-            rollup_factory=lambda url: RollupClient(url, timeout=timeout, metrics=self.rpc_metrics),
-        )
+        if cfg.superroot_rpcs:
+            self.super_clients = [
+                SuperRootClient(url, timeout=timeout, metrics=self.rpc_metrics) for url in cfg.superroot_rpcs
+            ]
+            self.super_source = SuperRootSource(self.super_clients)
+        else:
+            # With several --rollup-rpc URLs the active sequencer is looked up now: a bad list fails start-up.
+            self.rollup = await new_l2_provider(
+                cfg.rollup_rpcs,
+                None,
+                check_duration=cfg.active_sequencer_check_duration,
+                network_timeout=timeout,
+                rollup_factory=lambda url: RollupClient(url, timeout=timeout, metrics=self.rpc_metrics),
+            )
         chain_id = await self.l1.chain_id()
         signer = self.signer = await signer_from_config(cfg.txmgr.signer, chain_id)
         tx_metrics = TxMetrics.from_factory(self.factory) if self.factory else None
@@ -152,9 +166,10 @@ class ProposerService:
                 game_type=cfg.game_type,
             ),
             _Reader(self.l1),
-            _Rollup(self.rollup),
+            _Rollup(self.rollup) if self.rollup is not None else None,
             _Sender(self.txmgr),
             self.metrics,
+            super_source=self.super_source,
         )
         if self.factory and self.metrics:
             sender = "0x" + signer.address.hex()
@@ -169,6 +184,7 @@ class ProposerService:
         )
         self.rpc.register("admin_startProposer", self.admin_start, admin=True)
         self.rpc.register("admin_stopProposer", self.admin_stop, admin=True)
+        self.rpc.register("admin_proposeNow", self.admin_propose_now, admin=True)
         for method, fn in txmgr_api(self.txmgr).items():
             self.rpc.register(method, fn, admin=True)
 
@@ -207,16 +223,39 @@ class ProposerService:
         if self.metrics:
             self.metrics.record_stopped(True)
 
-    async def _wait_node_sync(self) -> None:
+    async def admin_propose_now(self) -> dict[str, object]:
+        """``admin_proposeNow``: one proposal now; the result names what was proposed and the tx.
+
+        Refusals (nothing new, genesis, a send already in flight) and failures are JSON-RPC errors whose
+        message says why (``not proposing: ...``).
+        """
+        assert self.driver is not None
+        proposal, result = await self.driver.propose_now()
+        return {
+            "sequenceNumber": proposal.sequence_num,
+            "l2BlockNumber": proposal.block_ref.number if proposal.block_ref is not None else None,
+            "root": "0x" + proposal.root.hex(),
+            "extraData": "0x" + proposal.extra_data.hex(),
+            "txHash": "0x" + result.tx_hash.hex(),
+            "l1BlockNumber": result.block_number,
+            "status": "success" if result.status == 1 else "reverted",
+        }
+
+    async def _current_l1_number(self) -> int:
+        """How far the proposal source has derived L1 (wait-node-sync)."""
+        if self.super_source is not None:
+            return (await self.super_source.sync_view(int(time.time()))).current_l1.number
         assert self.rollup is not None
+        return (await _Rollup(self.rollup).sync_status()).current_l1.number
+
+    async def _wait_node_sync(self) -> None:
         target = await self.l1.block_number()
-        rollup = _Rollup(self.rollup)
         while True:
-            status = await rollup.sync_status()
-            if status.current_l1.number >= target:
+            current = await self._current_l1_number()
+            if current >= target:
                 log.info("Rollup node synced to L1 target", target=target)
                 return
-            log.info("Waiting for rollup node to sync", current_l1=status.current_l1.number, target=target)
+            log.info("Waiting for rollup node to sync", current_l1=current, target=target)
             await asyncio.sleep(NODE_SYNC_POLL)
 
     async def stop(self) -> None:
@@ -238,6 +277,8 @@ class ProposerService:
         await self.l1.close()
         if self.rollup is not None:
             await self.rollup.close()
+        for client in self.super_clients:
+            await client.close()
         if self.signer is not None:
             await self.signer.close()
 

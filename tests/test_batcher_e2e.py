@@ -87,8 +87,12 @@ def start_batcher(dn: Devnet, tmp_path: Path, *extra: str, name: str = "batcher"
     return cli.Service(name, proc, log_path, rpc_port, metrics_port)
 
 
-def wait_safe_catches_up(dn: Devnet, svc: cli.Service, timeout: float = CATCH_UP_TIMEOUT) -> int:
-    """Wait until the derived safe head reaches the current unsafe head; returns it."""
+def wait_safe_catches_up(
+    dn: Devnet, svc: cli.Service, timeout: float = CATCH_UP_TIMEOUT, *, mine_l1: bool = False
+) -> int:
+    """Wait until the derived safe head reaches the current unsafe head; returns it. ``mine_l1``: an L1
+    block every 0.2 s meanwhile, as a live L1 moves on (the fast devnet's L1 moves only with L2 blocks or
+    txs), so blocks the batcher holds back past their sequencing window get forced by the rollup node."""
     assert dn.sequencer is not None and dn.deriver is not None
     target = dn.sequencer.head.number
     deadline = time.monotonic() + timeout
@@ -97,6 +101,8 @@ def wait_safe_catches_up(dn: Devnet, svc: cli.Service, timeout: float = CATCH_UP
         assert svc.alive(), svc.tail(40)
         if dn.deriver.safe.number >= target:
             return target
+        if mine_l1:
+            rpc_call(dn.l1_url, "anvil_mine", ["0x1"])
         time.sleep(0.2)
     raise AssertionError(f"safe head {dn.deriver.safe.number} < unsafe {target}\n{svc.tail(40)}")
 

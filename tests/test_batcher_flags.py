@@ -51,7 +51,18 @@ REFERENCE_FLAGS = {
     "altda.get-timeout", "altda.max-concurrent-da-requests",
 }  # fmt: skip
 
-PYTHON_ADDITIONS = {"l1-beacon", "max-rpc-response-bytes", "max-unsafe-l2-bytes"}
+PYTHON_ADDITIONS = {
+    "l1-beacon",
+    "max-rpc-response-bytes",
+    "max-unsafe-l2-bytes",
+    "altda.read-back",
+    "throttle.blob-fee-floor",
+    "throttle.blob-fee-floor-scale",
+    *(
+        f"fee-aware.{n}"
+        for n in ("enabled", "max-delay", "short-window", "long-window", "threshold", "min-fee")
+    ),
+}
 """Flags Go does not have (each marked in its usage text and the docs' "Python vs Go" column)."""
 
 TUTORIAL_ARGV = [

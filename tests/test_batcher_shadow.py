@@ -245,7 +245,8 @@ def check_ours_and_savings(dn: Devnet, report: dict[str, Any], metrics: dict[str
         assert report["savings"][measure] == pytest.approx(expected)
         series = f'op_batcher_default_shadow_saving_ratio{{measure="{measure}"}}'
         assert metrics[series] == pytest.approx(expected)
-    assert report["savings"]["compressed_bytes"] > 0  # span + brotli beats singular + zlib on these blocks
+    # No sign is asserted: on the devnet's tiny blocks, cut into channels at different points on the two
+    # sides, span + brotli has come out 2 % behind singular + zlib as well as ahead.
 
     # the metrics say the same as the report
     for side in (INCUMBENT, SHADOW):

@@ -15,9 +15,16 @@ from proposer.flags import (
 )
 
 L2OO = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
-UNSUPPORTED = (
-    "super-root proposals (--supervisor-rpcs, --superroot-rpcs) are not supported by this op-proposer"
+SUPERVISOR_UNSUPPORTED = (
+    "--supervisor-rpcs: op-supervisor proposal sources are not supported by this op-proposer "
+    "(upstream replaced them with super-root RPCs); use --superroot-rpcs"
 )
+SUPER_DGF = [
+    "--l1-eth-rpc=http://l1",
+    f"--game-factory-address=0x{'cd' * 20}",
+    "--proposal-interval=1h",
+    "--superroot-rpcs=http://sn",
+]
 DGF = "0x" + "cd" * 20
 
 # Every flag of op-proposer-txmgr.md §1.1 (era C + era-D super-root spellings), §1.3 and §1.4.
@@ -211,7 +218,8 @@ def test_required_flag_is_only_l1_eth_rpc():
             ],
             "missing rollup rpc",
         ),
-        ([*DGF_MODE, "--game-type=4"], "missing supervisor rpc"),
+        ([*DGF_MODE, "--game-type=4"], "missing supernode rpc"),
+        ([*DGF_MODE, "--game-type=5"], "missing supernode rpc"),
         (
             [
                 "--l1-eth-rpc=http://l1",
@@ -220,11 +228,26 @@ def test_required_flag_is_only_l1_eth_rpc():
                 "--game-type=5",
                 "--supervisor-rpcs=http://sup",
             ],
-            UNSUPPORTED,
+            SUPERVISOR_UNSUPPORTED,
         ),
         (
             [*DGF_MODE, "--superroot-rpcs=http://sn"],
-            UNSUPPORTED,
+            "must specify exactly one of rollup rpc or supernode rpc",
+        ),
+        ([*SUPER_DGF, "--game-type=0"], "missing rollup rpc"),
+        ([*SUPER_DGF, "--game-type=1"], "missing rollup rpc"),
+        (
+            ["--l1-eth-rpc=http://l1", f"--l2oo-address={L2OO}", "--superroot-rpcs=http://sn"],
+            "missing rollup rpc",
+        ),
+        (
+            [
+                "--l1-eth-rpc=http://l1",
+                f"--game-factory-address={DGF}",
+                "--proposal-interval=1h",
+                "--game-type=42",
+            ],
+            "missing proposal source rpc (rollup or supernode)",
         ),
         ([*L2OO_MODE, "--rpc.port=99999"], "invalid RPC port"),
         ([*L2OO_MODE, "--num-confirmations=0"], "NumConfirmations must not be 0"),
@@ -245,11 +268,23 @@ def test_validation_checks_shared_groups_first():
 
 
 def test_unknown_game_types_accept_either_source():
-    """A game type outside both lists needs neither a rollup nor a supervisor RPC in era C."""
-    cfg = _config(
-        "--l1-eth-rpc=http://l1", f"--game-factory-address={DGF}", "--proposal-interval=1h", "--game-type=42"
+    """A game type outside both lists takes a rollup or a super-root RPC (but needs one, as upstream)."""
+    base = (
+        "--l1-eth-rpc=http://l1",
+        f"--game-factory-address={DGF}",
+        "--proposal-interval=1h",
+        "--game-type=42",
     )
-    assert cfg.game_type == 42
+    assert _config(*base, "--rollup-rpc=http://rn").game_type == 42
+    assert _config(*base, "--superroot-rpcs=http://sn").superroot_rpcs == ("http://sn",)
+
+
+@pytest.mark.parametrize("game_type", [4, 5])
+def test_super_root_game_types_run_on_super_root_rpcs_alone(game_type):
+    """Game types 4 and 5 start with --superroot-rpcs (either spelling) and no rollup RPC."""
+    cfg = _config(*SUPER_DGF, f"--game-type={game_type}", "--supernode-rpcs=http://sn2")
+    assert cfg.game_type == game_type and cfg.rollup_rpc == ""
+    assert cfg.superroot_rpcs == ("http://sn", "http://sn2")
 
 
 def test_superroot_and_supernode_spellings_parse_into_one_list():
