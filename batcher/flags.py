@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from batcher.channel_config import COMPRESSION_ALGOS, COMPRESSORS
-from batcher.fee_gate import fee_aware_flags, read_fee_aware_config
+from batcher.fee_flags import fee_aware_flags, read_fee_aware_config
 from batcher.fee_policy import FeePolicyConfig, FeePolicyError
 from batcher.throttle import CONTROLLER_TYPES, ControllerType, PIDConfig, ThrottleConfig, ThrottleError
 from common.rpc.errors import redact_url
