@@ -15,12 +15,14 @@ with ``--wait-node-sync``, ``wait_node_sync``.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 from collections.abc import Awaitable, Callable
 
 from batcher.channel_events import pending_raw_bytes
 from batcher.channel_manager import ChannelManager, ReorgDetected
 from batcher.clients import L1Like, L2Endpoints, TxManagerLike
+from batcher.da_estimate import unsafe_da_bytes
 from batcher.driver_config import DriverConfig
 from batcher.metrics import BatcherMetrics
 from batcher.recovery import channels_on_l1, find_recent_tx_block
@@ -79,6 +81,14 @@ class BlockLoader:
         while there is a backlog)."""
         self.recover_pending = cfg.recover_from_l1
         """Read own channels back from L1 after the next load (set on each start)."""
+        self._sizes: collections.deque[tuple[int, int]] = collections.deque()
+        """(number, raw size) of the blocks in the manager, oldest first (pruned as the manager prunes)."""
+        self._held = 0
+        """Sum of the sizes in ``_sizes``: raw bytes loaded and not yet safe."""
+        self.paused = False
+        """Loading is paused at ``max_unsafe_l2_bytes``."""
+        self._estimate_ahead = cfg.throttle.enabled
+        """The fetch computes each block's DA estimate (the last throttle signal was below saturation)."""
 
     @property
     def _stopping(self) -> asyncio.Event:
@@ -112,6 +122,8 @@ class BlockLoader:
         log.info("Clearing state")
         log.info("Clearing state with safe L1 origin", origin=l1_origin.number)
         self.mgr.clear(l1_origin)
+        self._sizes.clear()
+        self._held = 0
         self._prev_current_l1 = L1BlockRef.zero()
         self.metrics.clear_all_state()
         log.info("State cleared")
@@ -178,7 +190,56 @@ class BlockLoader:
         if self.recover_pending:
             self.recover_pending = False
             await self._recover(status)
-        self.throttling.signal(self.mgr.unsafe_da_bytes, loaded=block_range is not None)
+        self._signal_throttle(loaded=block_range is not None)
+
+    def _signal_throttle(self, *, loaded: bool) -> None:
+        """The backlog to the throttling loop; the DA estimate (FastLZ) only when throttling is on, and
+        only as exact as the controller needs (:mod:`batcher.da_estimate`)."""
+        if not self.throttling.cfg.enabled:
+            return
+        mgr = self.mgr
+        pending = mgr.blocks[mgr.block_cursor :]
+        saturation = self.throttling.controller.saturation
+        unsafe = unsafe_da_bytes(pending, mgr.channels, saturation)
+        self._estimate_ahead = saturation is None or unsafe < saturation
+        self.throttling.signal(unsafe, loaded=loaded)
+
+    def loaded_unsafe_bytes(self) -> int:
+        """Raw bytes of the blocks the manager still holds (loaded, not yet pruned as safe)."""
+        blocks = self.mgr.blocks
+        if not blocks:
+            self._sizes.clear()
+            self._held = 0
+        else:
+            first = blocks[0].number
+            while self._sizes and self._sizes[0][0] < first:
+                self._held -= self._sizes.popleft()[1]
+            while self._sizes and self._sizes[-1][0] > blocks[-1].number:  # a reorg dropped the tip
+                self._held -= self._sizes.pop()[1]
+        return self._held
+
+    def _unsafe_limit_reached(self) -> bool:
+        """True (and the pause logged once) while the loaded-but-unsafe bytes are at the limit.
+
+        Go loads without bound; with ``--max-unsafe-l2-bytes`` the loader stops here and the next tick
+        (after the safe head moved and the manager pruned) resumes from the first block not loaded.
+        """
+        limit = self.cfg.max_unsafe_l2_bytes
+        held = self.loaded_unsafe_bytes()
+        self.metrics.loaded_unsafe_bytes.set(held)
+        reached = limit > 0 and held >= limit
+        if reached and not self.paused:
+            log.warn(
+                "L2 block loading paused: loaded unsafe bytes at the limit",
+                loaded_unsafe_bytes=held,
+                max_unsafe_l2_bytes=limit,
+                blocks=len(self.mgr.blocks),
+            )
+        elif self.paused and not reached:
+            log.info("L2 block loading resumed", loaded_unsafe_bytes=held, max_unsafe_l2_bytes=limit)
+        self.paused = reached
+        self.metrics.loading_paused.set(1 if reached else 0)
+        return reached
 
     def _record_sync(self, status: SyncStatus) -> None:
         safe, unsafe = status.local_safe_l2, status.unsafe_l2
@@ -190,38 +251,57 @@ class BlockLoader:
             self.metrics.seq_window_margin.set(margin)
 
     async def _load_range(self, block_range: BlockRange) -> bool:
-        """Load [start, end] in chunks, publishing between chunks; False after an error or reorg."""
+        """Load [start, end] in chunks, publishing between chunks; False after an error or reorg.
+
+        The next chunk is fetched (RPC, JSON, tx decoding: event-loop work) while this one is published
+        (compression in a worker thread, which releases the GIL), so on two cores loading overlaps with
+        compressing. Only this task touches the manager: the prefetch returns blocks, it adds none.
+        """
         if block_range.end > block_range.start:
             log.info(
                 "Loading range of multiple blocks into state", start=block_range.start, end=block_range.end
             )
         start = block_range.start
-        while start <= block_range.end and not self._stopping.is_set():
-            end = min(start + LOAD_CHUNK - 1, block_range.end)
-            self.backlog = block_range.end - end
-            try:
-                blocks = await self._fetch_blocks(start, end)
-                for block in blocks:
-                    self._add_block(block)
-            except ReorgDetected as exc:
-                log.warn("Found L2 reorg", block_number=exc.number)
-                log.warn("error loading blocks, clearing state and waiting for node sync", err=str(exc))
-                await self._reset_after_reorg()
-                return False
-            except (RpcError, BlockError, TimeoutError, OSError) as exc:
-                log.warn("error loading blocks, retrying on next tick", err=str(exc))
-                return False
-            self.metrics.pending_blocks_bytes_current.set(pending_raw_bytes(self.mgr))
-            if blocks:
-                last = blocks[-1]
-                self.metrics.record_l2_ref(
-                    "loaded", last.number, last.timestamp, last.hash, last.l1_origin, last.sequence_number
-                )
-            if end < block_range.end:
-                self.throttling.signal(self.mgr.unsafe_da_bytes, loaded=True)
-                if not self.recover_pending:  # recovery must see the blocks before any channel opens
-                    await self._publish()
-            start = end + 1
+        ahead: asyncio.Task[list[BlockInput]] | None = None
+        try:
+            while start <= block_range.end and not self._stopping.is_set():
+                if self._unsafe_limit_reached():
+                    self.backlog = block_range.end - start + 1
+                    return True
+                end = min(start + LOAD_CHUNK - 1, block_range.end)
+                self.backlog = block_range.end - end
+                try:
+                    blocks = await (ahead if ahead is not None else self._fetch_blocks(start, end))
+                    ahead = None
+                    if end < block_range.end:
+                        ahead = asyncio.ensure_future(
+                            self._fetch_blocks(end + 1, min(end + LOAD_CHUNK, block_range.end))
+                        )
+                    for block in blocks:
+                        self._add_block(block)
+                except ReorgDetected as exc:
+                    log.warn("Found L2 reorg", block_number=exc.number)
+                    log.warn("error loading blocks, clearing state and waiting for node sync", err=str(exc))
+                    await self._reset_after_reorg()
+                    return False
+                except (RpcError, BlockError, TimeoutError, OSError) as exc:
+                    log.warn("error loading blocks, retrying on next tick", err=str(exc))
+                    return False
+                self.metrics.pending_blocks_bytes_current.set(pending_raw_bytes(self.mgr))
+                if blocks:
+                    last = blocks[-1]
+                    self.metrics.record_l2_ref(
+                        "loaded", last.number, last.timestamp, last.hash, last.l1_origin, last.sequence_number
+                    )
+                if end < block_range.end:
+                    self._signal_throttle(loaded=True)
+                    if not self.recover_pending:  # recovery must see the blocks before any channel opens
+                        await self._publish()
+                start = end + 1
+        finally:
+            if ahead is not None:  # stopped, failed or paused: the blocks fetched ahead are dropped
+                ahead.cancel()
+                ahead.add_done_callback(_consume)
         self.backlog = 0
         return True
 
@@ -238,13 +318,19 @@ class BlockLoader:
                     eth,
                     "eth_getBlockByNumber",
                 )
-            return block_from_rpc(obj, chain_id)
+            block = block_from_rpc(obj, chain_id)
+            if self._estimate_ahead:  # needed at the next signal: computed here, overlapping compression
+                _ = block.da_size_estimate
+            return block
 
         return list(await asyncio.gather(*(one(n) for n in range(start, end + 1))))
 
     def _add_block(self, block: BlockInput) -> None:
         self.mgr.add_l2_block(block)
-        self.metrics.pending_blocks_bytes_total.inc(block.raw_size_estimate)
+        size = block.raw_size_estimate
+        self._sizes.append((block.number, size))
+        self._held += size
+        self.metrics.pending_blocks_bytes_total.inc(size)
         log.info(
             "Added L2 block to local state",
             block=f"{block.number}",
@@ -290,3 +376,9 @@ class BlockLoader:
             l1_blocks_read=found.l1_blocks_read,
             stopped=result.stopped,
         )
+
+
+def _consume(task: asyncio.Task[list[BlockInput]]) -> None:
+    """Retrieve a dropped prefetch's outcome so asyncio does not report it as never retrieved."""
+    if not task.cancelled():
+        task.exception()

@@ -28,3 +28,5 @@ class DriverConfig:
     """Seconds a graceful stop waits for in-flight txs before abandoning them."""
     fee_aware: FeePolicyConfig = field(default_factory=FeePolicyConfig)
     """``--fee-aware.*`` (our addition): off by default, then publishing is Go's."""
+    max_unsafe_l2_bytes: int = 0
+    """``--max-unsafe-l2-bytes``: loading pauses at this many raw bytes loaded but unsafe (0: no limit)."""

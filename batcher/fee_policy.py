@@ -34,8 +34,11 @@ import statistics
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from batcher.channel import Channel, L2Block
+if TYPE_CHECKING:
+    from batcher.channel import Channel, L2Block
+
 
 BLOB_GAS_PER_BYTE = 131_072 / 130_044
 """Blob gas per byte of frame data in a fully used blob (EIP-4844 blob, 130,044 usable bytes)."""

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from batcher.channel_config import COMPRESSION_ALGOS, COMPRESSORS
-from batcher.fee_gate import fee_aware_flags, read_fee_aware_config
+from batcher.fee_flags import fee_aware_flags, read_fee_aware_config
 from batcher.fee_policy import FeePolicyConfig, FeePolicyError
 from batcher.throttle import CONTROLLER_TYPES, ControllerType, PIDConfig, ThrottleConfig, ThrottleError
-from common.rpc.client import DEFAULT_MAX_RESPONSE_BYTES
 from common.rpc.errors import redact_url
+from common.rpc.limits import DEFAULT_MAX_RESPONSE_BYTES
 from common.service.flags import (
     SECOND,
     Command,
@@ -37,9 +37,9 @@ from common.service.flags import (
     format_go_float,
 )
 from common.service.log import LogConfig, log_flags, read_log_config
-from common.service.metrics import MetricsConfig, metrics_flags, read_metrics_config
+from common.service.metrics_config import MetricsConfig, metrics_flags, read_metrics_config
 from common.service.pprof import PprofConfig, pprof_flags, read_pprof_config
-from common.service.rpc_server import RpcConfig, read_rpc_config, rpc_flags
+from common.service.rpc_config import RpcConfig, read_rpc_config, rpc_flags
 from common.txmgr.config import TxMgrConfig
 from common.txmgr.flags import build_txmgr_config, check_txmgr_flags, legacy_hd_path_flag, txmgr_flags
 
@@ -48,6 +48,8 @@ APP_NAME = "op-batcher"
 APP_USAGE = "Batch Submitter Service"
 APP_DESCRIPTION = "Service for generating and submitting L2 tx batches to L1"
 DEFAULT_VERSION = "v0.0.0-py"
+VERSION = "v1.16.2-py0.1.0"
+"""Reported by ``--version``, ``health_status``, ``/healthz`` and ``info{version}``."""
 DA_TYPES = ("calldata", "blobs", "auto")
 MAX_CHECK_RECENT_TXS_DEPTH = 128
 MAX_BLOBS_PER_TX = 9
@@ -495,6 +497,15 @@ def _addition_flags() -> tuple[Flag, ...]:
             default=False,
             env=_env("ALTDA_READ_BACK"),
         ),
+        Flag(
+            "max-unsafe-l2-bytes",
+            FlagKind.UINT,
+            f"{PYTHON_ADDITION} Most raw bytes of L2 blocks held loaded but not yet safe; at the limit the "
+            "batcher loads no more blocks (WARN `L2 block loading paused`) until the safe head moves. "
+            "0 for no limit (Go's behaviour: a stuck safe head grows memory without bound).",
+            default=0,
+            env=_env("MAX_UNSAFE_L2_BYTES"),
+        ),
     )
 
 
@@ -650,6 +661,9 @@ class BatcherConfig:
     """``--adaptive-compression`` (Python addition): brotli 11/10/9 per channel by measured headroom."""
     adaptive_compression_headroom: float = 0.5
     """``--adaptive-compression-headroom`` (Python addition): brotli-11 CPU per L2 second allowed."""
+    max_unsafe_l2_bytes: int = 0
+    """``--max-unsafe-l2-bytes`` (Python addition): loaded-but-unsafe raw L2 bytes at which loading
+    pauses; 0 = no limit."""
     unknown_env: tuple[str, ...] = ()
     """``OP_BATCHER_*`` env names no flag declares; the service logs WARN ``Unknown env var`` for each."""
 
@@ -723,6 +737,7 @@ def _read(parsed: ParsedFlags) -> BatcherConfig:
         blob_sharing_max_wait=g.seconds("blob-sharing-max-wait"),
         adaptive_compression=g.get_bool("adaptive-compression"),
         adaptive_compression_headroom=g.get_float("adaptive-compression-headroom"),
+        max_unsafe_l2_bytes=g.get_int("max-unsafe-l2-bytes"),
         unknown_env=parsed.unknown_env,
     )
 

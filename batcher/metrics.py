@@ -186,6 +186,13 @@ class BatcherMetrics(ServiceMetrics):
             "blobs_shared_total",
             "Blob txs whose last blob also carries the next channel's first frame (--blob-sharing)",
         )
+        self.loading_paused = f.gauge(
+            "loading_paused",
+            "1 while L2 block loading is paused at --max-unsafe-l2-bytes (safe head not moving), else 0",
+        )
+        self.loaded_unsafe_bytes = f.gauge(
+            "loaded_unsafe_bytes", "Raw bytes of the L2 blocks loaded and not yet safe (held in memory)"
+        )
         self.txmgr = TxMetrics.from_factory(factory)
 
     # ---- refs --------------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ by the driver with this client) reads the blobs of the batcher's own blob txs th
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
@@ -24,7 +23,8 @@ from batcher.channel_config import ChannelConfigError, DAConfigSelector, DAType,
 from batcher.channel_manager import ChannelManager
 from batcher.driver import BatchDriver
 from batcher.driver_config import DriverConfig
-from batcher.flags import BatcherConfig, batcher_table, build_batcher_config
+from batcher.flags import VERSION as VERSION
+from batcher.flags import BatcherConfig
 from batcher.metrics import BatcherMetrics, metric_docs, new_batcher_metrics
 from batcher.recovery import BlobTxRef, RecoveryBlobs
 from batcher.throttle import ControllerType, ThrottleError
@@ -36,7 +36,7 @@ from common.rpc.client import DEFAULT_MAX_RESPONSE_BYTES, RpcClient
 from common.rpc.eth import EthClient
 from common.rpc.rollup import RollupClient
 from common.service.balance import BalancePoller
-from common.service.lifecycle import CloseApp, service_main
+from common.service.lifecycle import CloseApp
 from common.service.log import get_logger
 from common.service.metrics import RpcClientMetrics, RpcServerMetrics
 from common.service.metrics_doc import doc_command
@@ -47,8 +47,6 @@ from common.txmgr.blobs import prewarm_kzg_worker
 from common.txmgr.signer import from_config as signer_from_config
 from common.txmgr.txmgr import TxManager
 
-VERSION = "v1.16.2-py0.1.0"
-"""Reported by ``--version``, ``health_status``, ``/healthz`` and ``info{version}``."""
 log = get_logger()
 
 
@@ -205,6 +203,7 @@ class BatcherService:
                 pid=cfg.pid,
                 throttle_endpoints=cfg.throttle_endpoints,
                 fee_aware=cfg.fee_aware,
+                max_unsafe_l2_bytes=cfg.max_unsafe_l2_bytes,
             ),
             rollup=rollup,
             l1=self.l1,
@@ -372,15 +371,10 @@ class BatcherService:
 
 
 def main(argv: list[str], environ: dict[str, str] | None = None) -> int:
-    return service_main(
-        batcher_table(VERSION),
-        argv,
-        dict(os.environ) if environ is None else environ,
-        build_config=build_batcher_config,
-        create=BatcherService,
-        init_message="Initializing Batch Submitter",
-        doc=doc_main,
-    )
+    """The daemon (:mod:`batcher.cli` runs the same, importing this module only at setup)."""
+    from batcher.launch import run
+
+    return run(argv, environ, create=BatcherService, doc=doc_main)
 
 
 def doc_main(args: list[str]) -> int:

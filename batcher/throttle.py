@@ -322,6 +322,18 @@ class ThrottleController:
         return self.params
 
     @property
+    def saturation(self) -> int | None:
+        """Unsafe DA bytes past which the intensity no longer changes (step: above the lower threshold,
+        linear/quadratic: the upper one), so a larger backlog need not be estimated exactly; None for
+        PID, whose output grows with the backlog."""
+        kind = self.type
+        if kind is ControllerType.STEP:
+            return self.config.lower_threshold + 1
+        if kind in (ControllerType.LINEAR, ControllerType.QUADRATIC):
+            return self.config.upper_threshold
+        return None
+
+    @property
     def pid_state(self) -> PIDState | None:
         return self.strategy.state if isinstance(self.strategy, PIDStrategy) else None
 

@@ -86,6 +86,9 @@ BATCHER_NOTES: Mapping[str, str] = {
     "adaptive-compression": "Python addition (Go uses one quality). Each channel's quality is the "
     "`compression_quality` field of `Channel closed` and the `channel_compression_quality` metric.",
     "adaptive-compression-headroom": "Python addition.",
+    "max-unsafe-l2-bytes": "Python addition (Go loads without bound while the safe head is stuck). "
+    "At the limit loading pauses (WARN `L2 block loading paused`, `op_batcher_default_loading_paused` "
+    "1) and resumes once blocks become safe; 0 keeps Go's behaviour.",
 }
 
 SHADOW_NOTES: Mapping[str, str] = {

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from common.rpc.active import split_urls
+from common.rpc.urls import split_urls
 from common.service.flags import (
     MINUTE,
     SECOND,
@@ -30,9 +30,9 @@ from common.service.flags import (
     ParsedFlags,
 )
 from common.service.log import LogConfig, log_flags, read_log_config
-from common.service.metrics import MetricsConfig, metrics_flags, read_metrics_config
+from common.service.metrics_config import MetricsConfig, metrics_flags, read_metrics_config
 from common.service.pprof import PprofConfig, pprof_flags, read_pprof_config
-from common.service.rpc_server import RpcConfig, read_rpc_config, rpc_flags
+from common.service.rpc_config import RpcConfig, read_rpc_config, rpc_flags
 from common.txmgr.config import TxMgrConfig
 from common.txmgr.flags import build_txmgr_config, check_txmgr_flags, legacy_hd_path_flag, txmgr_flags
 
@@ -43,6 +43,8 @@ APP_NAME = "op-proposer"
 APP_USAGE = "L2Output Submitter"
 APP_DESCRIPTION = "Service for generating and submitting L2 Output checkpoints to the L2OutputOracle contract"
 DEFAULT_VERSION = "v0.0.0-py"
+VERSION = "v1.13.0-py0.1.0"
+"""Reported by ``--version``, ``health_status``, ``/healthz`` and ``info{version}``."""
 PRE_INTEROP_GAME_TYPES = frozenset({0, 1, 2, 3, 6, 254, 255, 1337})
 """Game types whose proposals are output roots (need ``--rollup-rpc``)."""
 POST_INTEROP_GAME_TYPES = frozenset({4, 5})

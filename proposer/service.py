@@ -12,7 +12,6 @@ per URL, fail-over in order). Admin namespace: ``admin_startProposer``, ``admin_
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from dataclasses import dataclass
 
@@ -23,7 +22,7 @@ from common.rpc.eth import EthClient
 from common.rpc.rollup import OutputResponse, RollupClient
 from common.rpc.superroot import SuperRootClient
 from common.service.balance import BalancePoller
-from common.service.lifecycle import CloseApp, service_main
+from common.service.lifecycle import CloseApp
 from common.service.log import get_logger
 from common.service.metrics import (
     Factory,
@@ -43,12 +42,10 @@ from common.txmgr.signer import from_config as signer_from_config
 from common.txmgr.txmgr import TxCandidate, TxManager
 from proposer import contracts
 from proposer.driver import DriverConfig, Mode, ProposalTx, ProposerDriver, SendResult
-from proposer.flags import ProposerConfig, build_proposer_config, proposer_table
+from proposer.flags import VERSION, ProposerConfig
 from proposer.metrics import ProposerMetrics
 from proposer.super_roots import SuperRootSource
 
-VERSION = "v1.13.0-py0.1.0"
-"""Reported by ``--version``, ``health_status``, ``/healthz`` and ``info{version}``."""
 NODE_SYNC_POLL = 12.0
 log = get_logger()
 
@@ -287,15 +284,20 @@ class ProposerService:
 
 
 def main(argv: list[str], environ: dict[str, str] | None = None) -> int:
-    return service_main(
-        proposer_table(VERSION),
-        argv,
-        dict(os.environ) if environ is None else environ,
-        build_config=build_proposer_config,
-        create=_create,
-        init_message="Initializing L2Output Submitter",
-        doc=lambda args: doc_command("op-proposer", args, _metric_docs),
-    )
+    """The daemon (:mod:`proposer.cli` runs the same, importing this module only at setup)."""
+    from proposer.launch import run
+
+    return run(argv, environ, create=create_service, doc=doc_main)
+
+
+def doc_main(args: list[str]) -> int:
+    """``op-proposer doc metrics [--format markdown|json]``."""
+    return doc_command("op-proposer", args, _metric_docs)
+
+
+def create_service(cfg: ProposerConfig, close: CloseApp) -> ProposerService:
+    """The service for ``cfg`` (called by the lifecycle once the flags are parsed)."""
+    return _create(cfg, close)
 
 
 def _create(cfg: ProposerConfig, close: CloseApp) -> ProposerService:

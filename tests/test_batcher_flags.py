@@ -54,6 +54,7 @@ REFERENCE_FLAGS = {
 PYTHON_ADDITIONS = {
     "l1-beacon",
     "max-rpc-response-bytes",
+    "max-unsafe-l2-bytes",
     "altda.read-back",
     "throttle.blob-fee-floor",
     "throttle.blob-fee-floor-scale",

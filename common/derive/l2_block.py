@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from common.derive.block_ref import BlockID, L2BlockRef, hex_to_bytes, json_uint
-from common.derive.fastlz import estimated_da_size
+from common.derive.fastlz import MIN_TRANSACTION_SIZE_SCALED, estimated_da_size
 from common.derive.l1_info import L1Info, L1InfoError, parse_l1_info
 from common.derive.transaction import (
     BLOB_TX_TYPE,
@@ -27,9 +27,12 @@ from common.derive.transaction import (
     raw_tx_from_json,
     tx_type_of_json,
 )
+from common.derive.tx_json import fast_raw_tx
 
 BLOCK_SIZE_OVERHEAD = 70
 """Per-block constant of op-batcher's raw and DA size estimates."""
+MIN_TX_DA_SIZE = MIN_TRANSACTION_SIZE_SCALED // 1_000_000
+"""op-geth's floor of one tx's DA estimate (100 bytes)."""
 TX_SIZE_OVERHEAD = 2
 """Per-tx constant added to the raw size estimate."""
 
@@ -77,6 +80,14 @@ class BlockInput:
             self._da_size.append(BLOCK_SIZE_OVERHEAD + sum(estimated_da_size(tx) for tx in self.transactions))
         return self._da_size[0]
 
+    @property
+    def da_size_floor(self) -> int:
+        """A lower bound of :attr:`da_size_estimate` that runs no FastLZ (each tx counts at least 100
+        bytes); the estimate itself once it has been computed."""
+        if self._da_size:
+            return self._da_size[0]
+        return BLOCK_SIZE_OVERHEAD + MIN_TX_DA_SIZE * len(self.transactions)
+
     def to_l2_block_ref(self) -> L2BlockRef:
         return L2BlockRef(
             self.hash, self.number, self.parent_hash, self.timestamp, self.l1_origin, self.sequence_number
@@ -119,6 +130,10 @@ def block_from_rpc(obj: Mapping[str, Any], chain_id: int) -> BlockInput:
         raise BlockError(f"L2 block {number}: cannot parse the L1-info deposit: {exc}") from exc
     raws = []
     for index, tx in enumerate(txs[1:], start=1):
+        fast = fast_raw_tx(tx, chain_id)  # types 1 and 2, checked against the node's hash
+        if fast is not None:
+            raws.append(fast)
+            continue
         where = f"L2 block {number} tx {index}"
         try:
             tx_type = tx_type_of_json(tx)

@@ -22,6 +22,7 @@ from typing import Protocol
 from common.rpc.errors import NoActiveSequencerError, RpcError, redact_url
 from common.rpc.eth import EthClient
 from common.rpc.rollup import RollupClient
+from common.rpc.urls import split_urls as split_urls
 from common.service.log import get_logger
 
 log = get_logger(__name__)
@@ -38,12 +39,6 @@ class L2Provider(Protocol):
     async def eth_client(self) -> EthClient: ...
 
     async def close(self) -> None: ...
-
-
-def split_urls(value: str | Sequence[str]) -> list[str]:
-    """Split a comma-separated flag value into URLs (blank entries dropped)."""
-    items = value.split(",") if isinstance(value, str) else list(value)
-    return [item.strip() for item in items if item.strip()]
 
 
 RollupFactory = Callable[[str], RollupClient]

@@ -38,6 +38,7 @@ from common.rpc.errors import (
     RpcTimeoutError,
     redact_url,
 )
+from common.rpc.limits import DEFAULT_MAX_RESPONSE_BYTES as DEFAULT_MAX_RESPONSE_BYTES
 from common.service.log import get_logger
 
 log = get_logger(__name__)
@@ -51,9 +52,6 @@ DEFAULT_BACKOFF = 0.25
 MAX_BACKOFF = 5.0
 MAX_RETRY_AFTER = 30.0
 """Seconds: the longest ``Retry-After`` (429/503) honoured; a larger one is cut to this (bounded retries)."""
-DEFAULT_MAX_RESPONSE_BYTES = 128 * 1024 * 1024
-"""Largest JSON-RPC response body read (``--max-rpc-response-bytes``). A full-tx L2 block at a 150M gas
-limit of zero-byte calldata (4 gas each) is 37.5 MB raw, 75 MB as JSON hex: this leaves headroom."""
 RESPONSE_CHUNK = 1 << 16
 BATCH_METRIC_METHOD = "<batch>"
 """The ``method`` label of a whole batch request (op-service/metrics BatchMethod); elements get their own."""

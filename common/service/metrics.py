@@ -27,7 +27,9 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from common.derive.block_ref import BlockID
-from common.service.flags import Flag, FlagKind, ParsedFlags
+from common.service.metrics_config import MetricsConfig as MetricsConfig
+from common.service.metrics_config import metrics_flags as metrics_flags
+from common.service.metrics_config import read_metrics_config as read_metrics_config
 
 log = logging.getLogger(__name__)
 
@@ -48,52 +50,7 @@ def namespace_for(service: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------------------
-# Flags
-
-
-@dataclass(frozen=True, slots=True)
-class MetricsConfig:
-    """The ``metrics.*`` flags."""
-
-    enabled: bool = False
-    addr: str = "0.0.0.0"
-    port: int = 7300
-
-    def check(self) -> None:
-        """op-service metrics CLIConfig.Check (only when enabled)."""
-        if self.enabled and not 0 <= self.port <= 65535:
-            raise ValueError("invalid metrics port")
-
-
-def metrics_flags(env_prefix: str) -> tuple[Flag, ...]:
-    return (
-        Flag(
-            "metrics.enabled",
-            FlagKind.BOOL,
-            "Enable the metrics server",
-            env=(f"{env_prefix}_METRICS_ENABLED",),
-        ),
-        Flag(
-            "metrics.addr",
-            FlagKind.STRING,
-            "Metrics listening address",
-            default="0.0.0.0",
-            env=(f"{env_prefix}_METRICS_ADDR",),
-        ),
-        Flag(
-            "metrics.port",
-            FlagKind.INT,
-            "Metrics listening port",
-            default=7300,
-            env=(f"{env_prefix}_METRICS_PORT",),
-        ),
-    )
-
-
-def read_metrics_config(parsed: ParsedFlags) -> MetricsConfig:
-    return MetricsConfig(
-        parsed.get_bool("metrics.enabled"), parsed.get_str("metrics.addr"), parsed.get_int("metrics.port")
-    )
+# Flags (declared in common.service.metrics_config, re-exported here)
 
 
 # --------------------------------------------------------------------------------------------------------
