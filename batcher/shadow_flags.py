@@ -107,7 +107,7 @@ class ShadowConfig:
 
 def build_shadow_config(parsed: ParsedFlags) -> ShadowConfig:
     """op-batcher's checks, then the shadow's; errors are ConfigError naming the flag."""
-    batcher = build_batcher_config(parsed)
+    batcher_cfg = build_batcher_config(parsed)
     try:
         shadowed = parsed.address("shadow.batcher-address")
     except ValueError as exc:
@@ -118,10 +118,10 @@ def build_shadow_config(parsed: ParsedFlags) -> ShadowConfig:
     folder = Path(report).resolve().parent
     if report and not (folder.is_dir() and os.access(folder, os.W_OK)):
         raise ConfigError(f"invalid CLI flags: --shadow.report-path: {folder} is not a writable directory")
-    if batcher.altda.enabled:
+    if batcher_cfg.altda.enabled:
         raise ConfigError("invalid CLI flags: --altda.enabled: Alt-DA is not supported by this op-batcher")
     ignored = tuple(n for n in SIGNER_FLAGS if parsed.is_set(n))
-    return ShadowConfig(batcher, shadowed, report, ignored)
+    return ShadowConfig(batcher_cfg, shadowed, report, ignored)
 
 
 def parse_shadow_args(argv: Sequence[str], environ: Mapping[str, str], version: str) -> ShadowConfig:

@@ -117,7 +117,9 @@ def test_a_batcher_cut_off_past_the_sequencing_window_follows_the_forced_blocks(
 ) -> None:
     """The batcher cannot reach L1 while more than a sequencing window of L1 blocks pass: the rollup node
     derives forced deposit-only blocks over the unsafe blocks the batcher had loaded; the batcher sees the
-    L2 reorg, and once L1 is back it posts the new chain only, none of the replaced blocks."""
+    L2 reorg, and once L1 is back it posts none of the replaced blocks, only blocks of the new chain. (How
+    many it posts depends on timing: blocks built on the forced ones inherit L1 origins that may already
+    be past their window; the batcher holds those back and the node forces them in turn.)"""
     assert dn.sequencer is not None and dn.deriver is not None
     proxy = OutageProxy(dn.l1_url)
     try:
@@ -156,7 +158,7 @@ def test_a_batcher_cut_off_past_the_sequencing_window_follows_the_forced_blocks(
     finally:
         proxy.close()
     assert_safe_chain_is_every_block_once_in_order(dn, first_safe)
-    assert assert_posted_once_and_on_the_chain(dn, first_l1) > 0
+    assert_posted_once_and_on_the_chain(dn, first_l1)  # a replaced block posted would not be the chain's
 
 
 def test_a_batcher_stopped_past_the_sequencing_window_restarts_on_the_forced_blocks(
