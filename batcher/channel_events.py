@@ -15,8 +15,8 @@ from typing import Any
 
 from batcher import channel_manager as cm
 from batcher.channel_manager import ChannelManager
+from batcher.channel_verify import verify_channel
 from batcher.metrics import BatcherMetrics
-from batcher.recovery import verify_channel
 from common.derive.rollup_config import RollupConfig
 from common.service.log import get_logger
 

@@ -1,4 +1,4 @@
-"""Reading the batcher's own data back: restart recovery, recent-tx search and channel verification.
+"""Reading the batcher's own data back from L1: restart recovery and the recent-tx search.
 
 * :func:`find_recent_tx_block` (Go §4.11, ``check-recent-txs-depth``): binary search on the batcher's
   nonce for the newest L1 block holding one of its txs.
@@ -8,8 +8,6 @@
 * :func:`channels_on_l1`: the batcher's complete channels in an L1 range, decoded with the protocol core
   into :class:`~batcher.channel_manager.ChannelOnL1` summaries for the manager's recovery API, so a
   restart resubmits nothing already on L1.
-* :func:`verify_channel`: decode a channel's frames (frames -> channel -> batches -> blocks) and compare
-  them with the blocks put in, before the channel is sent.
 * :class:`RecoveryBlobs`: where recovery reads the blobs of its blob txs: the beacon API
   (``--l1-beacon``, a Python addition), else the L1 node's ``anvil_getBlobsByTransactionHash`` (devnets),
   else nowhere (logged once: blob channels are then resubmitted, as Go does).
@@ -22,16 +20,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from batcher.channel import L2Block
 from batcher.channel_manager import ChannelOnL1, block_number_at
-from common.derive.batch import BatchError
+from batcher.channel_verify import ChannelDecodeError, decode_channel_blocks
 from common.derive.blob import BlobError, decode_blob
 from common.derive.block_ref import BlockID, hex_to_bytes, json_uint
-from common.derive.channel import read_channel
-from common.derive.derived_block import DerivedBlock, payload_blocks
 from common.derive.frame import Frame, FrameError, parse_frames
 from common.derive.rollup_config import RollupConfig
-from common.derive.transaction import TransactionError
 from common.rpc.beacon import BeaconClient, BeaconError
 from common.rpc.errors import RpcError, RpcResponseError
 from common.service.log import get_logger
@@ -127,58 +121,6 @@ async def blocks_with_own_txs(l1: NonceSource, address: bytes, first: int, last:
 
 
 # ---- decoding channels -----------------------------------------------------------------------------------
-
-
-class ChannelDecodeError(ValueError):
-    """A channel's data did not decode to batches."""
-
-
-def decode_channel_blocks(frames: Sequence[Frame], rollup: RollupConfig, l1_time: int) -> list[DerivedBlock]:
-    """Frames of one channel (in order) -> the L2 blocks its batches describe."""
-    for i, f in enumerate(frames):
-        if f.number != i:
-            raise ChannelDecodeError(f"frame {i} of channel {f.channel_id.hex()} has number {f.number}")
-    if not frames or not frames[-1].is_last:
-        raise ChannelDecodeError("channel is not closed (no last frame)")
-    data = b"".join(f.data for f in frames)
-    read = read_channel(data, fjord=rollup.is_active("fjord", l1_time))
-    if read.error is not None:
-        raise ChannelDecodeError(f"channel {frames[0].channel_id.hex()}: {read.error}")
-    out: list[DerivedBlock] = []
-    for payload in read.payloads:
-        try:
-            out.extend(payload_blocks(payload, rollup.genesis_l2_time, rollup.block_time, rollup.l2_chain_id))
-        except (BatchError, TransactionError, ValueError) as exc:
-            raise ChannelDecodeError(str(exc)) from exc
-    return out
-
-
-def verify_channel(frames: Sequence[Frame], blocks: Sequence[L2Block], rollup: RollupConfig) -> str | None:
-    """Decode ``frames`` and compare with ``blocks``; None if they match, else what differs."""
-    if not blocks:
-        return "channel has no blocks"
-    try:
-        decoded = decode_channel_blocks(frames, rollup, blocks[-1].timestamp)
-    except ChannelDecodeError as exc:
-        return str(exc)
-    if len(decoded) != len(blocks):
-        return f"channel decodes to {len(decoded)} blocks, {len(blocks)} were put in"
-    for d, b in zip(decoded, blocks, strict=True):
-        where = f"block {b.number}"
-        if d.timestamp != b.timestamp:
-            return f"{where}: timestamp {d.timestamp} decoded, {b.timestamp} put in"
-        if d.epoch_num != b.l1_origin.number:
-            return f"{where}: L1 origin {d.epoch_num} decoded, {b.l1_origin.number} put in"
-        if d.parent_hash_prefix and not b.parent_hash.startswith(d.parent_hash_prefix):
-            return (
-                f"{where}: parent hash 0x{d.parent_hash_prefix.hex()} decoded, 0x{b.parent_hash.hex()} put in"
-            )
-        if d.epoch_hash_prefix and not b.l1_origin.hash.startswith(d.epoch_hash_prefix):
-            return f"{where}: L1 origin hash 0x{d.epoch_hash_prefix.hex()} decoded"
-        txs = getattr(b, "transactions", None)
-        if txs is not None and tuple(txs) != d.transactions:
-            return f"{where}: {len(d.transactions)} txs decoded differ from the {len(txs)} put in"
-    return None
 
 
 def summarize_channel(

@@ -24,17 +24,12 @@ import pytest
 from batcher.channel import TxID
 from batcher.channel_config import DAConfigSelector, build_channel_configs
 from batcher.channel_manager import ChannelManager
+from batcher.channel_verify import decode_channel_blocks, verify_channel
 from batcher.driver import BatchDriver, NotRunning, TxpoolState
 from batcher.driver_config import DriverConfig
 from batcher.metrics import new_batcher_metrics
 from batcher.publisher import calldata_floor_gas
-from batcher.recovery import (
-    blocks_with_own_txs,
-    channels_on_l1,
-    decode_channel_blocks,
-    find_recent_tx_block,
-    verify_channel,
-)
+from batcher.recovery import blocks_with_own_txs, channels_on_l1, find_recent_tx_block
 from batcher.throttle import ControllerType, ThrottleConfig
 from common.derive.block_ref import BlockID, L1BlockRef, L2BlockRef
 from common.derive.frame import Frame, encode_tx_data, parse_frames

@@ -21,7 +21,7 @@ from batcher.blob_sharing import BlobSharing, BlobSharingError
 from batcher.channel import TxData
 from batcher.channel_config import ChannelConfig, ChannelConfigs, DAConfigSelector, DAType
 from batcher.channel_manager import ChannelFullySubmitted, ChannelManager
-from batcher.recovery import verify_channel
+from batcher.channel_verify import verify_channel
 from common.derive.block_ref import BlockID
 from common.derive.channel_bank import BatcherTx, ChannelBank, ChannelBankRules, DropReason
 from common.derive.frame import FRAME_OVERHEAD, Frame, encode_tx_data, parse_frames
