@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from batcher.channel_config import COMPRESSION_ALGOS, COMPRESSORS
+from batcher.channel_config import COMPRESSION_ALGOS, COMPRESSORS, ChannelFlags
 from batcher.fee_flags import fee_aware_flags, read_fee_aware_config
 from batcher.fee_policy import FeePolicyConfig, FeePolicyError
 from batcher.throttle import CONTROLLER_TYPES, ControllerType, PIDConfig, ThrottleConfig, ThrottleError
@@ -622,19 +622,11 @@ class BatcherConfig:
     l2_eth_rpc: tuple[str, ...]
     rollup_rpc: tuple[str, ...]
     txmgr: TxMgrConfig
-    sub_safety_margin: int = 10
+    channel: ChannelFlags = field(default_factory=ChannelFlags)
+    """The ten channel flags, handed whole to ``build_channel_configs``."""
     poll_interval: float = 6.0
     max_pending_tx: int = 1
-    max_channel_duration: int = 0
-    max_l1_tx_size_bytes: int = 120_000
-    max_blocks_per_span_batch: int = 0
-    target_num_frames: int = 1
-    approx_compr_ratio: float = 0.6
-    compressor: str = "shadow"
-    compression_algo: str = "zlib"
     stopped: bool = False
-    batch_type: int = 0
-    data_availability_type: str = "calldata"
     active_sequencer_check_duration: float = 5.0
     check_recent_txs_depth: int = 0
     wait_node_sync: bool = False
@@ -680,19 +672,21 @@ def _read(parsed: ParsedFlags) -> BatcherConfig:
         l2_eth_rpc=g.get_list("l2-eth-rpc"),
         rollup_rpc=g.get_list("rollup-rpc"),
         txmgr=build_txmgr_config(parsed),
-        sub_safety_margin=g.get_int("sub-safety-margin"),
+        channel=ChannelFlags(
+            da_type=g.get_str("data-availability-type"),
+            max_l1_tx_size_bytes=g.get_int("max-l1-tx-size-bytes"),
+            target_num_frames=g.get_int("target-num-frames"),
+            max_channel_duration=g.get_int("max-channel-duration"),
+            sub_safety_margin=g.get_int("sub-safety-margin"),
+            batch_type=g.get_int("batch-type"),
+            compressor=g.get_str("compressor"),
+            compression_algo=g.get_str("compression-algo"),
+            approx_compr_ratio=g.get_float("approx-compr-ratio"),
+            max_blocks_per_span_batch=g.get_int("max-blocks-per-span-batch"),
+        ),
         poll_interval=g.seconds("poll-interval"),
         max_pending_tx=g.get_int("max-pending-tx"),
-        max_channel_duration=g.get_int("max-channel-duration"),
-        max_l1_tx_size_bytes=g.get_int("max-l1-tx-size-bytes"),
-        max_blocks_per_span_batch=g.get_int("max-blocks-per-span-batch"),
-        target_num_frames=g.get_int("target-num-frames"),
-        approx_compr_ratio=g.get_float("approx-compr-ratio"),
-        compressor=g.get_str("compressor"),
-        compression_algo=g.get_str("compression-algo"),
         stopped=g.get_bool("stopped"),
-        batch_type=g.get_int("batch-type"),
-        data_availability_type=g.get_str("data-availability-type"),
         active_sequencer_check_duration=g.seconds("active-sequencer-check-duration"),
         check_recent_txs_depth=g.get_int("check-recent-txs-depth"),
         wait_node_sync=g.get_bool("wait-node-sync"),
@@ -752,25 +746,26 @@ def check_batcher_config(cfg: BatcherConfig, parsed: ParsedFlags) -> None:
         raise ValueError("empty rollup RPC URL")
     if len(cfg.rollup_rpc) != len(cfg.l2_eth_rpc):
         raise ValueError("number of rollup and eth URLs must match")
+    ch = cfg.channel
     if cfg.poll_interval == 0:
         raise ValueError("must set PollInterval")
-    if cfg.max_l1_tx_size_bytes <= 1:
+    if ch.max_l1_tx_size_bytes <= 1:
         raise ValueError("MaxL1TxSize must be greater than 1")
-    if cfg.target_num_frames < 1:
+    if ch.target_num_frames < 1:
         raise ValueError("TargetNumFrames must be at least 1")
-    if cfg.compressor == "ratio" and not 0 < cfg.approx_compr_ratio <= 1:
+    if ch.compressor == "ratio" and not 0 < ch.approx_compr_ratio <= 1:
         raise ValueError(
-            f"invalid ApproxComprRatio {format_go_float(cfg.approx_compr_ratio)} for ratio compressor"
+            f"invalid ApproxComprRatio {format_go_float(ch.approx_compr_ratio)} for ratio compressor"
         )
-    if cfg.compression_algo not in COMPRESSION_ALGOS:
-        raise ValueError(f"invalid compression algo {cfg.compression_algo}")
-    if cfg.batch_type > 1:
-        raise ValueError(f"unknown batch type: {cfg.batch_type}")
+    if ch.compression_algo not in COMPRESSION_ALGOS:
+        raise ValueError(f"invalid compression algo {ch.compression_algo}")
+    if ch.batch_type > 1:
+        raise ValueError(f"unknown batch type: {ch.batch_type}")
     if cfg.check_recent_txs_depth > MAX_CHECK_RECENT_TXS_DEPTH:
         raise ValueError(f"CheckRecentTxsDepth cannot be set higher than 128: {cfg.check_recent_txs_depth}")
-    if cfg.data_availability_type not in DA_TYPES:
-        raise ValueError(f'unknown data availability type: "{cfg.data_availability_type}"')
-    if cfg.data_availability_type != "calldata" and cfg.target_num_frames > MAX_BLOBS_PER_TX:
+    if ch.da_type not in DA_TYPES:
+        raise ValueError(f'unknown data availability type: "{ch.da_type}"')
+    if ch.da_type != "calldata" and ch.target_num_frames > MAX_BLOBS_PER_TX:
         raise ValueError(f"too many frames for blob transactions, max {MAX_BLOBS_PER_TX}")
     if cfg.throttle_controller_type not in CONTROLLER_TYPES:
         raise ValueError(f"invalid throttle controller type: {cfg.throttle_controller_type}")
@@ -794,9 +789,9 @@ def check_batcher_config(cfg: BatcherConfig, parsed: ParsedFlags) -> None:
         raise ValueError(f"--blob-sharing-max-wait must be >= 0, got {cfg.blob_sharing_max_wait}s")
     if (headroom := cfg.adaptive_compression_headroom) <= 0:
         raise ValueError(f"--adaptive-compression-headroom must be > 0, got {format_go_float(headroom)}")
-    if cfg.adaptive_compression and not cfg.compression_algo.startswith("brotli"):
+    if cfg.adaptive_compression and not ch.compression_algo.startswith("brotli"):
         raise ValueError(
-            f"--adaptive-compression needs a brotli --compression-algo, got {cfg.compression_algo}"
+            f"--adaptive-compression needs a brotli --compression-algo, got {ch.compression_algo}"
         )
     parsed.check_numbers()
 

@@ -155,5 +155,5 @@ def test_op_devnet_up_da_altda_points_the_batcher_at_the_devnet_da_server(dn):
     cfg = parse_batcher_args(args, {})
     assert dn.da_server is not None
     assert cfg.altda.enabled and cfg.altda.da_server == dn.da_server.url == dn.info()["da_server"]
-    assert cfg.data_availability_type == "calldata"
+    assert cfg.channel.da_type == "calldata"
     assert not parse_batcher_args(cli.batcher_args(dn, "blobs", 1, 2), {}).altda.enabled

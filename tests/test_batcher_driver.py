@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from batcher.channel import TxID
-from batcher.channel_config import DAConfigSelector, build_channel_configs
+from batcher.channel_config import ChannelFlags, DAConfigSelector, build_channel_configs
 from batcher.channel_manager import ChannelManager
 from batcher.driver import BatchDriver, NotRunning, TxpoolState
 from batcher.driver_config import DriverConfig
@@ -242,10 +242,11 @@ def make_driver(
     close_app: Any = None,
     channel_out_factory: Any = None,
 ) -> tuple[BatchDriver, FakeL1, FakeL2, FakeTxMgr]:
-    configs = build_channel_configs(
-        ROLLUP, da_type=da, now=int(time.time()), max_l1_tx_size_bytes=max_l1_tx_size,
-        max_channel_duration=duration, batch_type=batch_type, sub_safety_margin=4,
+    flags = ChannelFlags(
+        da_type=da, max_l1_tx_size_bytes=max_l1_tx_size, max_channel_duration=duration, batch_type=batch_type,
+        sub_safety_margin=4,
     )  # fmt: skip
+    configs = build_channel_configs(ROLLUP, flags, now=int(time.time()))
     l1, l2, txmgr = FakeL1(chain), FakeL2(chain), FakeTxMgr()
     cfg = DriverConfig(
         poll_interval=0.01,

@@ -492,7 +492,7 @@ def test_compose_command_parses_through_the_flag_table(compose, env_example, ser
     if service == "op-batcher":
         cfg = build_batcher_config(parsed)
         assert cfg.l2_eth_rpc == ("http://op-geth:8545",)
-        assert cfg.poll_interval == 1.0 and cfg.max_channel_duration == 1  # tutorial values, from env
+        assert cfg.poll_interval == 1.0 and cfg.channel.max_channel_duration == 1  # tutorial values, from env
     else:
         pcfg = build_proposer_config(parsed)
         assert pcfg.rollup_rpc == "http://op-node:8547"
