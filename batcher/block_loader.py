@@ -319,7 +319,8 @@ class BlockLoader:
                     "eth_getBlockByNumber",
                 )
             block = block_from_rpc(obj, chain_id)
-            if self._estimate_ahead:  # needed at the next signal: computed here, overlapping compression
+            if self._estimate_ahead or self.cfg.pending_da_gauge:
+                # needed at the next signal or gauge update: computed here, overlapping compression
                 _ = block.da_size_estimate
             return block
 

@@ -296,6 +296,11 @@ def _default_channel_out(cfg: ChannelConfig, rollup: RollupConfig, channel_id: b
     return out
 
 
+def _da_sum(blocks: Sequence[L2Block]) -> int:
+    """Σ of the blocks' DA estimates (op-geth FastLZ regression, cached on each block)."""
+    return sum(b.da_size_estimate for b in blocks)
+
+
 def _random_channel_id() -> bytes:
     return secrets.token_bytes(CHANNEL_ID_LENGTH)
 
@@ -331,6 +336,9 @@ class ChannelManager:
         self.default_config: ChannelConfig = selector.channel_config(initial_prices).config
         self._blocks: list[L2Block] = []
         self._cursor = 0
+        self._pending_da: int | None = None
+        """Σ DA estimates of the blocks past the cursor, kept up to date once first asked for (None until
+        then, so nothing forces FastLZ estimates when no one reads the sum)."""
         self._tip: bytes | None = None
         self.l1_origin_last_submitted = BlockID(b"\x00" * 32, 0)
         self._current: Channel | None = None
@@ -378,8 +386,20 @@ class ChannelManager:
 
     @property
     def pending_da_bytes(self) -> int:
-        """DA estimate of the blocks not yet in a channel."""
-        return sum(b.da_size_estimate for b in self._blocks[self._cursor :])
+        """DA estimate of the blocks not yet in a channel: summed on the first read, then kept by each
+        change of the queue or the cursor, so reading it is O(1)."""
+        if self._pending_da is None:
+            self._pending_da = _da_sum(self._blocks[self._cursor :])
+        return self._pending_da
+
+    def _move_cursor(self, cursor: int) -> None:
+        """Set the cursor, moving the blocks it passes in or out of the pending DA sum."""
+        if self._pending_da is not None:
+            if cursor > self._cursor:
+                self._pending_da -= _da_sum(self._blocks[self._cursor : cursor])
+            else:
+                self._pending_da += _da_sum(self._blocks[cursor : self._cursor])
+        self._cursor = cursor
 
     @property
     def unsafe_da_bytes(self) -> int:
@@ -397,6 +417,7 @@ class ChannelManager:
             l1_origin_last_submitted = self.rollup.genesis_l1
         self._blocks = []
         self._cursor = 0
+        self._pending_da = None
         self._tip = None
         self.l1_origin_last_submitted = l1_origin_last_submitted
         self._current = None
@@ -411,12 +432,16 @@ class ChannelManager:
         if self._tip is not None and block.parent_hash != self._tip:
             raise ReorgDetected(block.number, block.parent_hash, self._tip)
         self._blocks.append(block)
+        if self._pending_da is not None:
+            self._pending_da += block.da_size_estimate
         self._tip = block.hash
 
     def prune_safe_blocks(self, n: int) -> None:
         """Drop ``n`` safe blocks from the front of the queue."""
         if n > len(self._blocks) or n < 0:
             raise ValueError(f"cannot prune {n} blocks: {len(self._blocks)} in state")
+        if self._pending_da is not None and n > self._cursor:  # pending blocks pruned as safe too
+            self._pending_da -= _da_sum(self._blocks[self._cursor : n])
         del self._blocks[:n]
         self._cursor = max(0, self._cursor - n)
 
@@ -652,7 +677,7 @@ class ChannelManager:
         while self._cursor < len(self._blocks):
             if not ch.add_block(self._blocks[self._cursor]):
                 break  # the cursor stays: the refused block goes into the next channel
-            self._cursor += 1
+            self._move_cursor(self._cursor + 1)
             added += 1
             if ch.is_full:
                 break
@@ -737,7 +762,7 @@ class ChannelManager:
     def _invalidate(self, p: _Pass, ch: Channel, reason: DropReason) -> None:
         """Requeue the channel's blocks and drop it with every newer channel (Go handleChannelInvalidated)."""
         if ch.blocks:
-            self._cursor = min(self._cursor, self._index_of(ch.blocks[0]))
+            self._move_cursor(min(self._cursor, self._index_of(ch.blocks[0])))
         idx = self._channels.index(ch)
         for i, dropped in enumerate(self._channels[idx:]):
             p.add(
@@ -810,7 +835,7 @@ class ChannelManager:
             blocks = self._blocks[first : last + 1]
             ch = Channel.already_on_l1(self.default_config, c.channel_id, blocks, c.inclusion_block)
             self._channels.append(ch)
-            self._cursor = last + 1
+            self._move_cursor(last + 1)
             if (
                 ch.latest_l1_origin is not None
                 and ch.latest_l1_origin.number > self.l1_origin_last_submitted.number

@@ -240,6 +240,7 @@ class BatcherService:
                 throttle_endpoints=cfg.throttle_endpoints,
                 fee_aware=cfg.fee_aware,
                 max_unsafe_l2_bytes=cfg.max_unsafe_l2_bytes,
+                pending_da_gauge=cfg.metrics.enabled,
             ),
             rollup=rollup,
             l1=self.l1,

@@ -719,3 +719,19 @@ async def test_a_refused_max_da_size_is_retried_and_a_newer_limit_replaces_the_o
         task.cancel()
     assert calls[0] == (0, 130_000)
     assert calls[1] == (150, 2_000)
+
+
+async def test_pending_da_gauge_is_set_by_the_state_task_not_computed_by_a_scrape():
+    """pending_da_bytes follows the steps that change the block queue; a scrape only reads the last value."""
+    name = "op_batcher_default_pending_da_bytes"
+    chain = FakeChain()
+    chain.extend(10)
+    driver, *_ = make_driver(chain)
+    driver.cfg = driver.loader.cfg = replace(driver.cfg, pending_da_gauge=True)
+    await driver.load_step()
+    expected = sum(b.da_size_estimate for b in driver.mgr.blocks)
+    assert expected > 0 and metric(driver, name) == expected == driver.mgr.pending_da_bytes
+    driver.mgr.clear(BlockID(b"\x00" * 32, 0))  # a change no step made: a scrape still reads the last value
+    assert driver.mgr.pending_da_bytes == 0 and metric(driver, name) == expected
+    await driver.publish_step()
+    assert metric(driver, name) == 0
