@@ -38,8 +38,9 @@ from batcher.channel_config import (
     DAType,
     build_channel_configs,
 )
-from batcher.channel_manager import ChannelClosed, ChannelFullySubmitted, ChannelManager, ChannelTimedOut
+from batcher.channel_manager import ChannelManager
 from batcher.fee_policy import FeePolicy, FeePolicyConfig, FeeSample, pending_work
+from batcher.manager_events import ChannelClosed, ChannelFullySubmitted, ChannelTimedOut
 from common.derive.block_ref import BlockID
 from common.derive.l2_block import BlockInput
 

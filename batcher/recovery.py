@@ -6,7 +6,7 @@
   bisecting on ``eth_getTransactionCount`` (O(k log n) calls for k blocks with txs), so a restart can
   read just those blocks.
 * :func:`channels_on_l1`: the batcher's complete channels in an L1 range, decoded with the protocol core
-  into :class:`~batcher.channel_manager.ChannelOnL1` summaries for the manager's recovery API, so a
+  into :class:`~batcher.manager_events.ChannelOnL1` summaries for the manager's recovery API, so a
   restart resubmits nothing already on L1.
 * :func:`verify_channel`: decode a channel's frames (frames -> channel -> batches -> blocks) and compare
   them with the blocks put in, before the channel is sent.
@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from batcher.channel import L2Block
-from batcher.channel_manager import ChannelOnL1, block_number_at
+from batcher.channel_manager import block_number_at
+from batcher.manager_events import ChannelOnL1
 from common.derive.batch import BatchError
 from common.derive.blob import BlobError, decode_blob
 from common.derive.block_ref import BlockID, hex_to_bytes, json_uint

@@ -40,10 +40,11 @@ from typing import Any
 from batcher.channel import TxData
 from batcher.channel_config import ChannelConfigError, DAConfigSelector, GasPriceCaps, build_channel_configs
 from batcher.channel_events import ChannelEventReporter
-from batcher.channel_manager import ChannelClosed, ChannelFullySubmitted, ChannelManager, ReorgDetected
+from batcher.channel_manager import ChannelManager
 from batcher.decode_l1 import L1Fetcher, hex_bytes, hex_int
 from batcher.decode_report import L2Params
 from batcher.decode_sources import BLOB_TX_TYPE, SourceError
+from batcher.manager_events import ChannelClosed, ChannelFullySubmitted, ReorgDetected
 from batcher.metrics import BatcherMetrics, new_batcher_metrics
 from batcher.publisher import TxDataRequest, next_tx_data
 from batcher.service import VERSION, SetupError, doc_main

@@ -20,7 +20,8 @@ from batcher.bench_workload import bench_rollup_config, kona_blocks
 from batcher.blob_sharing import BlobSharing, BlobSharingError
 from batcher.channel import TxData
 from batcher.channel_config import ChannelConfig, ChannelConfigs, DAConfigSelector, DAType
-from batcher.channel_manager import ChannelFullySubmitted, ChannelManager
+from batcher.channel_manager import ChannelManager
+from batcher.manager_events import ChannelFullySubmitted
 from batcher.recovery import verify_channel
 from common.derive.block_ref import BlockID
 from common.derive.channel_bank import BatcherTx, ChannelBank, ChannelBankRules, DropReason

@@ -15,14 +15,14 @@ from hypothesis import strategies as st
 
 from batcher.channel import CloseReason, ConfirmOutcome
 from batcher.channel_config import ChannelConfig, ChannelConfigs, DAConfigSelector, DAType, GasPriceCaps
-from batcher.channel_manager import (
+from batcher.channel_manager import ChannelManager, block_number_at
+from batcher.manager_events import (
     Blocked,
     BlocksAdded,
     BlockTooLarge,
     ChannelClosed,
     ChannelDropped,
     ChannelFullySubmitted,
-    ChannelManager,
     ChannelOnL1,
     ChannelOpened,
     ChannelTimedOut,
@@ -32,7 +32,6 @@ from batcher.channel_manager import (
     ReorgDetected,
     SeqWindowExpired,
     UnknownTx,
-    block_number_at,
 )
 from batcher.sync_actions import SyncActions, compute_sync_actions
 from common.derive.block_ref import BlockID, L1BlockRef, L2BlockRef

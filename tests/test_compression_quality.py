@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from batcher.bench_workload import bench_rollup_config, kona_blocks
 from batcher.channel_config import ChannelConfig, ChannelConfigs, DAConfigSelector, DAType
-from batcher.channel_manager import ChannelClosed, ChannelManager
+from batcher.channel_manager import ChannelManager
 from batcher.compression_quality import (
     BACKLOG_Q10,
     AdaptiveQuality,
@@ -23,6 +23,7 @@ from batcher.compression_quality import (
     algo_quality,
     choose_quality,
 )
+from batcher.manager_events import ChannelClosed
 from common.derive.block_ref import BlockID
 
 loads = st.one_of(st.none(), st.floats(0, 10))
