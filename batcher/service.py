@@ -19,12 +19,12 @@ from typing import Any
 
 from batcher.admin import register_admin
 from batcher.altda import AltDAPoster
+from batcher.batcher_config import BatcherConfig
 from batcher.channel_config import ChannelConfigError, DAConfigSelector, DAType, build_channel_configs
 from batcher.channel_manager import ChannelManager
 from batcher.driver import BatchDriver
 from batcher.driver_config import DriverConfig
 from batcher.flags import VERSION as VERSION
-from batcher.flags import BatcherConfig
 from batcher.metrics import BatcherMetrics, metric_docs, new_batcher_metrics
 from batcher.recovery import BlobTxRef, RecoveryBlobs
 from batcher.throttle import ControllerType, ThrottleError

@@ -147,7 +147,7 @@ def test_read_back_refuses_to_post_a_commitment_the_server_cannot_serve(dn, tmp_
 def test_op_devnet_up_da_altda_points_the_batcher_at_the_devnet_da_server(dn):
     """``op-devnet up --da altda``: the batcher command line enables Alt-DA on calldata with this DA server,
     and the op-batcher flag parser accepts it."""
-    from batcher.flags import parse_batcher_args
+    from batcher.batcher_config import parse_batcher_args
     from devnet import cli
 
     assert cli.parser().parse_args(["up", "--da", "altda"]).da == "altda"

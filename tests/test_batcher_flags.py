@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from batcher.flags import (
-    ENV_PREFIX,
-    IRREGULAR_ENV,
-    PYTHON_ADDITION,
-    BatcherConfig,
-    batcher_table,
-    build_batcher_config,
-    parse_batcher_args,
-)
+from batcher.batcher_config import BatcherConfig, build_batcher_config, parse_batcher_args
+from batcher.flags import ENV_PREFIX, IRREGULAR_ENV, PYTHON_ADDITION, batcher_table
 from common.service import flag_help
 from common.service.flags import ConfigError, FlagKind, UsageError, upper_snake
 from common.service.log import DEBUG, LogFormat

@@ -93,7 +93,7 @@ def test_manager_compresses_at_11_when_keeping_up_and_falls_back_with_the_backlo
 def test_flags_env_and_bad_values_name_the_flag():
     """--blob-sharing / --adaptive-compression: off by default, set by flag or OP_BATCHER_* env,
     bad values rejected with the flag's name."""
-    from batcher.flags import parse_batcher_args
+    from batcher.batcher_config import parse_batcher_args
     from common.service.flags import ConfigError
 
     base = ["--l1-eth-rpc=http://l1", "--l2-eth-rpc=http://l2", "--rollup-rpc=http://rn"]

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from batcher.batcher_config import parse_batcher_args
 from batcher.fee_gate import FeeGate
 from batcher.fee_policy import (
     FeeDecision,
@@ -23,7 +24,6 @@ from batcher.fee_policy import (
     Verdict,
     pending_work,
 )
-from batcher.flags import parse_batcher_args
 from batcher.metrics import new_batcher_metrics
 from batcher.throttle import ControllerType, ThrottleConfig, ThrottleController, ThrottleError
 from common.derive.block_ref import BlockID

@@ -25,7 +25,8 @@ from typing import Any
 import pytest
 import yaml
 
-from batcher.flags import batcher_table, build_batcher_config
+from batcher.batcher_config import build_batcher_config
+from batcher.flags import batcher_table
 from common.service.rpc_server import RpcServer
 from docs import gen_dashboard
 from docs.catalogue import all_series, batcher_series, proposer_series
