@@ -12,8 +12,8 @@ The loop, as the driver runs it (one task owns the manager; every method is sync
    channel whose frames landed more than the channel timeout apart is dropped with every newer
    channel, and its blocks are queued again.
 
-Blocks stay in the queue until they are safe (``prune_safe_blocks``); the cursor marks the first block
-not yet in a channel, so dropping a channel is just moving the cursor back.
+Blocks stay in the queue (:mod:`batcher.block_queue`) until they are safe (``prune_safe_blocks``); the
+cursor marks the first block not yet in a channel, so dropping a channel is just moving the cursor back.
 
 Beyond Go:
 
@@ -60,6 +60,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from batcher.blob_sharing import BlobSharing, SharingHold
+from batcher.block_queue import BlockQueue
 from batcher.channel import Channel, ChannelOutLike, CloseReason, ConfirmOutcome, L2Block, TxID
 from batcher.channel_config import ChannelConfig, DAConfigSelector, GasPriceCaps
 from batcher.manager_events import (
@@ -78,7 +79,6 @@ from batcher.manager_events import (
     ManagerEvent,
     ReceiptResult,
     RecoveryResult,
-    ReorgDetected,
     SeqWindowExpired,
     TxDataResult,
     UnknownTx,
@@ -107,11 +107,6 @@ def _default_channel_out(cfg: ChannelConfig, rollup: RollupConfig, channel_id: b
 
     out: ChannelOutLike = new_channel_out(cfg.channel_out_config(), rollup, channel_id)
     return out
-
-
-def _da_sum(blocks: Sequence[L2Block]) -> int:
-    """Σ of the blocks' DA estimates (op-geth FastLZ regression, cached on each block)."""
-    return sum(b.da_size_estimate for b in blocks)
 
 
 def _random_channel_id() -> bytes:
@@ -147,12 +142,8 @@ class ChannelManager:
         self._factory = channel_out_factory or _default_channel_out
         self._new_id = new_channel_id or _random_channel_id
         self.default_config: ChannelConfig = selector.channel_config(initial_prices).config
-        self._blocks: list[L2Block] = []
-        self._cursor = 0
-        self._pending_da: int | None = None
-        """Σ DA estimates of the blocks past the cursor, kept up to date once first asked for (None until
-        then, so nothing forces FastLZ estimates when no one reads the sum)."""
-        self._tip: bytes | None = None
+        self._queue = BlockQueue()
+        """Loaded blocks until safe, and the cursor of the first one not in a channel."""
         self.l1_origin_last_submitted = BlockID(b"\x00" * 32, 0)
         self._current: Channel | None = None
         self._channels: list[Channel] = []
@@ -172,16 +163,16 @@ class ChannelManager:
 
     @property
     def blocks(self) -> Sequence[L2Block]:
-        return self._blocks
+        return self._queue.blocks
 
     @property
     def block_cursor(self) -> int:
-        return self._cursor
+        return self._queue.cursor
 
     @property
     def pending_blocks(self) -> int:
         """Blocks loaded but not yet in a channel."""
-        return len(self._blocks) - self._cursor
+        return self._queue.pending
 
     @property
     def channels(self) -> Sequence[Channel]:
@@ -193,26 +184,12 @@ class ChannelManager:
         return self._current
 
     def blocks_in_state(self) -> BlocksInState | None:
-        if not self._blocks:
-            return None
-        return BlocksInState(self._blocks[0].number, [b.hash for b in self._blocks])
+        return self._queue.in_state()
 
     @property
     def pending_da_bytes(self) -> int:
-        """DA estimate of the blocks not yet in a channel: summed on the first read, then kept by each
-        change of the queue or the cursor, so reading it is O(1)."""
-        if self._pending_da is None:
-            self._pending_da = _da_sum(self._blocks[self._cursor :])
-        return self._pending_da
-
-    def _move_cursor(self, cursor: int) -> None:
-        """Set the cursor, moving the blocks it passes in or out of the pending DA sum."""
-        if self._pending_da is not None:
-            if cursor > self._cursor:
-                self._pending_da -= _da_sum(self._blocks[self._cursor : cursor])
-            else:
-                self._pending_da += _da_sum(self._blocks[cursor : self._cursor])
-        self._cursor = cursor
+        """DA estimate of the blocks not yet in a channel (O(1) after the first read)."""
+        return self._queue.pending_da_bytes
 
     @property
     def unsafe_da_bytes(self) -> int:
@@ -228,10 +205,7 @@ class ChannelManager:
         """
         if l1_origin_last_submitted.number == 0:
             l1_origin_last_submitted = self.rollup.genesis_l1
-        self._blocks = []
-        self._cursor = 0
-        self._pending_da = None
-        self._tip = None
+        self._queue.clear()
         self.l1_origin_last_submitted = l1_origin_last_submitted
         self._current = None
         self._channels = []
@@ -242,21 +216,11 @@ class ChannelManager:
 
     def add_l2_block(self, block: L2Block) -> None:
         """Queue a loaded block; raise :class:`ReorgDetected` if it does not extend the tip."""
-        if self._tip is not None and block.parent_hash != self._tip:
-            raise ReorgDetected(block.number, block.parent_hash, self._tip)
-        self._blocks.append(block)
-        if self._pending_da is not None:
-            self._pending_da += block.da_size_estimate
-        self._tip = block.hash
+        self._queue.append(block)
 
     def prune_safe_blocks(self, n: int) -> None:
         """Drop ``n`` safe blocks from the front of the queue."""
-        if n > len(self._blocks) or n < 0:
-            raise ValueError(f"cannot prune {n} blocks: {len(self._blocks)} in state")
-        if self._pending_da is not None and n > self._cursor:  # pending blocks pruned as safe too
-            self._pending_da -= _da_sum(self._blocks[self._cursor : n])
-        del self._blocks[:n]
-        self._cursor = max(0, self._cursor - n)
+        self._queue.prune(n)
 
     def prune_channels(self, n: int) -> None:
         """Drop ``n`` channels (all safe) from the front of the channel queue.
@@ -444,7 +408,7 @@ class ChannelManager:
             cur = self._ensure_channel_with_space(p, l1_head)
             if self._process_blocks(p, cur) == 0 and not cur.blocks:
                 # The first block of an empty channel was refused: never emit an empty channel.
-                first = self._blocks[self._cursor]
+                first = self._queue.blocks[self._queue.cursor]
                 reason = cur.close_reason or CloseReason.COMPRESSOR_FULL
                 p.add(BlockTooLarge(BlockID(first.hash, first.number), reason, cur.rejection or ""))
                 self._channels.remove(cur)
@@ -487,10 +451,10 @@ class ChannelManager:
     def _process_blocks(self, p: _Pass, ch: Channel) -> int:
         """Move blocks from the cursor into the channel until one is refused or the channel fills."""
         added = 0
-        while self._cursor < len(self._blocks):
-            if not ch.add_block(self._blocks[self._cursor]):
+        while self._queue.cursor < len(self._queue.blocks):
+            if not ch.add_block(self._queue.blocks[self._queue.cursor]):
                 break  # the cursor stays: the refused block goes into the next channel
-            self._move_cursor(self._cursor + 1)
+            self._queue.move_cursor(self._queue.cursor + 1)
             added += 1
             if ch.is_full:
                 break
@@ -525,7 +489,7 @@ class ChannelManager:
                     ch.input_bytes,
                     ch.output_bytes,
                     self.pending_blocks,
-                    self._cursor,
+                    self._queue.cursor,
                     ch.oldest_l1_origin,
                     ch.latest_l1_origin,
                     ch.oldest_l2,
@@ -575,7 +539,7 @@ class ChannelManager:
     def _invalidate(self, p: _Pass, ch: Channel, reason: DropReason) -> None:
         """Requeue the channel's blocks and drop it with every newer channel (Go handleChannelInvalidated)."""
         if ch.blocks:
-            self._move_cursor(min(self._cursor, self._index_of(ch.blocks[0])))
+            self._queue.move_cursor(min(self._queue.cursor, self._queue.index_of(ch.blocks[0])))
         idx = self._channels.index(ch)
         for i, dropped in enumerate(self._channels[idx:]):
             p.add(
@@ -586,17 +550,6 @@ class ChannelManager:
         del self._channels[idx:]
         self._scan_from = min(self._scan_from, idx)
         self._current = None
-
-    def _index_of(self, block: L2Block) -> int:
-        """Queue index of a block still in state (0 if it was already pruned as safe)."""
-        if not self._blocks:
-            return 0
-        idx = block.number - self._blocks[0].number
-        if idx < 0:
-            return 0
-        if idx >= len(self._blocks) or self._blocks[idx].hash != block.hash:
-            raise ValueError(f"channel block {block.number} (0x{block.hash.hex()}) is not in state")
-        return idx
 
     # ---- restart recovery ---------------------------------------------------------------------
 
@@ -611,15 +564,15 @@ class ChannelManager:
         """
         if self._current is not None and not self._current.is_full:
             return RecoveryResult(0, 0, "a channel is open")
-        matches, stopped = match_channels_on_l1(self._blocks, self._cursor, on_l1)
+        matches, stopped = match_channels_on_l1(self._queue.blocks, self._queue.cursor, on_l1)
         skipped = 0
         for m in matches:
-            blocks = self._blocks[m.first : m.last + 1]
+            blocks = self._queue.blocks[m.first : m.last + 1]
             ch = Channel.already_on_l1(
                 self.default_config, m.channel.channel_id, blocks, m.channel.inclusion_block
             )
             self._channels.append(ch)
-            self._move_cursor(m.last + 1)
+            self._queue.move_cursor(m.last + 1)
             if (
                 ch.latest_l1_origin is not None
                 and ch.latest_l1_origin.number > self.l1_origin_last_submitted.number
