@@ -450,14 +450,20 @@ class ChannelManager:
 
     def _process_blocks(self, p: _Pass, ch: Channel) -> int:
         """Move blocks from the cursor into the channel until one is refused or the channel fills."""
-        added = 0
-        while self._queue.cursor < len(self._queue.blocks):
-            if not ch.add_block(self._queue.blocks[self._queue.cursor]):
-                break  # the cursor stays: the refused block goes into the next channel
-            self._queue.move_cursor(self._queue.cursor + 1)
-            added += 1
-            if ch.is_full:
-                break
+        queue = self._queue
+        blocks, start = queue.blocks, queue.cursor
+        i = start
+        try:
+            while i < len(blocks):
+                if not ch.add_block(blocks[i]):
+                    break  # the cursor stays: the refused block goes into the next channel
+                i += 1
+                if ch.is_full:
+                    break
+        finally:  # blocks the channel accepted are in it even if a later add raised
+            if i != start:
+                queue.move_cursor(i)
+        added = i - start
         if added:
             p.add(
                 BlocksAdded(ch.id, added, self.pending_blocks, ch.input_bytes, ch.ready_bytes, ch.latest_l2)
