@@ -195,7 +195,7 @@ async def bench_daemon(
     """Start the local chain and build the daemon's driver on it (not started); tear both down after."""
     from batcher import driver
     from batcher.bench_l2 import bench_rollup
-    from batcher.channel_config import DAConfigSelector, build_channel_configs
+    from batcher.channel_config import ChannelFlags, DAConfigSelector, build_channel_configs
     from batcher.channel_manager import ChannelManager
     from batcher.driver_config import DriverConfig
     from batcher.metrics import new_batcher_metrics
@@ -212,14 +212,13 @@ async def bench_daemon(
     throttle_rpc = RpcClient(base + "/l2", timeout=30)
     try:
         rollup = bench_rollup(chain_id)
-        configs = build_channel_configs(
-            rollup,
+        flags = ChannelFlags(
             da_type=da_type,
-            now=int(time.time()),
             target_num_frames=blobs if da_type == "blobs" else 1,
             batch_type=batch_type,
             compression_algo="brotli-10",
         )
+        configs = build_channel_configs(rollup, flags, now=int(time.time()))
         mgr = ChannelManager(rollup, DAConfigSelector(configs))
         metrics = new_batcher_metrics(process_collectors=False)
 

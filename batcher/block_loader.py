@@ -20,10 +20,11 @@ import contextlib
 from collections.abc import Awaitable, Callable
 
 from batcher.channel_events import pending_raw_bytes
-from batcher.channel_manager import ChannelManager, ReorgDetected
+from batcher.channel_manager import ChannelManager
 from batcher.clients import L1Like, L2Endpoints, TxManagerLike
 from batcher.da_estimate import unsafe_da_bytes
 from batcher.driver_config import DriverConfig
+from batcher.manager_events import ReorgDetected
 from batcher.metrics import BatcherMetrics
 from batcher.recovery import channels_on_l1, find_recent_tx_block
 from batcher.sync_actions import BlockRange, OutOfSync, compute_sync_actions
@@ -319,7 +320,8 @@ class BlockLoader:
                     "eth_getBlockByNumber",
                 )
             block = block_from_rpc(obj, chain_id)
-            if self._estimate_ahead:  # needed at the next signal: computed here, overlapping compression
+            if self._estimate_ahead or self.cfg.pending_da_gauge:
+                # needed at the next signal or gauge update: computed here, overlapping compression
                 _ = block.da_size_estimate
             return block
 

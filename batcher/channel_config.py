@@ -3,10 +3,11 @@
 A :class:`ChannelConfig` is everything a channel needs to know about its limits: the rollup's sequencing
 window and channel timeout, the operator's ``max-channel-duration`` and ``sub-safety-margin``, the frame
 size and frames per transaction, the DA type and the compressor. :func:`build_channel_configs` turns the
-operator's choices into the config set the channel manager starts with (one config for ``calldata`` or
-``blobs``; a blob config plus a 120 000-byte calldata config for ``auto``), running the startup checks
-with Go's messages. :class:`DAConfigSelector` makes the per-channel ``auto`` choice from gas prices the
-driver fetched; the comparison is exact integer cross-multiplication, as in Go.
+operator's choices (one :class:`ChannelFlags`, as the flag layer reads them) into the config set the
+channel manager starts with (one config for ``calldata`` or ``blobs``; a blob config plus a 120 000-byte
+calldata config for ``auto``), running the startup checks with Go's messages. :class:`DAConfigSelector`
+makes the per-channel ``auto`` choice from gas prices the driver fetched; the comparison is exact
+integer cross-multiplication, as in Go.
 
 Pure: no RPC, no clock. "Now" (for the Ecotone/Fjord startup checks) and gas prices are passed in.
 """
@@ -141,41 +142,61 @@ class ChannelConfigs:
         return self.da_type is DAType.AUTO
 
 
+@dataclass(frozen=True, slots=True)
+class ChannelFlags:
+    """The operator's channel choices, as the flags give them: one object from the flag layer to
+    :func:`build_channel_configs`, so no caller re-declares the ten settings one by one."""
+
+    da_type: DAType | str = DAType.CALLDATA
+    """``--data-availability-type``: calldata, blobs or auto."""
+    max_l1_tx_size_bytes: int = 120_000
+    """``--max-l1-tx-size-bytes``: the calldata frame is one byte less."""
+    target_num_frames: int = 1
+    """``--target-num-frames``: frames per full channel, and blobs per blob tx."""
+    max_channel_duration: int = 0
+    """``--max-channel-duration`` in L1 blocks; 0 = off."""
+    sub_safety_margin: int = 10
+    """``--sub-safety-margin`` in L1 blocks."""
+    batch_type: int = BATCH_TYPE_SINGULAR
+    """``--batch-type``: 0 singular, 1 span."""
+    compressor: str = "shadow"
+    """``--compressor``: shadow, ratio or none."""
+    compression_algo: str = "zlib"
+    """``--compression-algo``: zlib or a brotli level."""
+    approx_compr_ratio: float = 0.6
+    """``--approx-compr-ratio`` (ratio compressor only)."""
+    max_blocks_per_span_batch: int = 0
+    """``--max-blocks-per-span-batch``; 0 = no limit."""
+
+    @property
+    def da(self) -> DAType:
+        """The DA type as the enum; ValueError for a name that is not one."""
+        return DAType(self.da_type) if isinstance(self.da_type, str) else self.da_type
+
+
 def build_channel_configs(
-    rollup: RollupConfig,
-    *,
-    da_type: DAType | str,
-    now: int,
-    max_l1_tx_size_bytes: int = 120_000,
-    target_num_frames: int = 1,
-    max_channel_duration: int = 0,
-    sub_safety_margin: int = 10,
-    batch_type: int = BATCH_TYPE_SINGULAR,
-    compressor: str = "shadow",
-    compression_algo: str = "zlib",
-    approx_compr_ratio: float = 0.6,
-    max_blocks_per_span_batch: int = 0,
-    alt_da: bool = False,
+    rollup: RollupConfig, flags: ChannelFlags, *, now: int, alt_da: bool = False
 ) -> ChannelConfigs:
     """Go BatcherService.initChannelConfig: build and check the startup config(s).
 
     ``now`` is the wall-clock unix time the Ecotone (blobs) and Fjord (brotli) checks use; Go compares
     the rollup fork times against wall time, not against any L2 block.
     """
-    da = DAType(da_type) if isinstance(da_type, str) else da_type
+    f = flags
+    da = f.da
     base = ChannelConfig(
         seq_window_size=rollup.seq_window_size,
         channel_timeout=rollup.effective_channel_timeout(),
-        max_channel_duration=max_channel_duration,
-        sub_safety_margin=sub_safety_margin,
-        max_frame_size=max_l1_tx_size_bytes - 1,
-        target_num_frames=target_num_frames,
+        max_channel_duration=f.max_channel_duration,
+        sub_safety_margin=f.sub_safety_margin,
+        max_frame_size=f.max_l1_tx_size_bytes - 1,
+        target_num_frames=f.target_num_frames,
         use_blobs=False,
-        batch_type=batch_type,
-        compressor=compressor,
-        compression_algo=compression_algo,
-        approx_compr_ratio=approx_compr_ratio,
-        max_blocks_per_span_batch=max_blocks_per_span_batch,
+        batch_type=f.batch_type,
+        compressor=f.compressor,
+        compression_algo=f.compression_algo,
+        approx_compr_ratio=f.approx_compr_ratio,
+        max_blocks_per_span_batch=f.max_blocks_per_span_batch,
     )
     calldata: ChannelConfig | None = None
     if da is DAType.CALLDATA:
@@ -194,7 +215,7 @@ def build_channel_configs(
         )
     if default.use_blobs and not rollup.is_active("ecotone", now):
         raise ChannelConfigError("cannot use Blobs before Ecotone")
-    if compression_algo.startswith("brotli") and not rollup.is_active("fjord", now):
+    if f.compression_algo.startswith("brotli") and not rollup.is_active("fjord", now):
         raise ChannelConfigError("cannot use brotli compression before Fjord")
     for cfg in (default, calldata):
         if cfg is None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from batcher import channel_manager as cm
+from batcher import manager_events as cm
 from batcher.channel_manager import ChannelManager
 from batcher.channel_verify import verify_channel
 from batcher.metrics import BatcherMetrics

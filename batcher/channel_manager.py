@@ -12,8 +12,8 @@ The loop, as the driver runs it (one task owns the manager; every method is sync
    channel whose frames landed more than the channel timeout apart is dropped with every newer
    channel, and its blocks are queued again.
 
-Blocks stay in the queue until they are safe (``prune_safe_blocks``); the cursor marks the first block
-not yet in a channel, so dropping a channel is just moving the cursor back.
+Blocks stay in the queue (:mod:`batcher.block_queue`) until they are safe (``prune_safe_blocks``); the
+cursor marks the first block not yet in a channel, so dropping a channel is just moving the cursor back.
 
 Beyond Go:
 
@@ -36,8 +36,9 @@ Beyond Go:
 * **Linear backlog drain.** Channels whose frames all went out are skipped by an index, so draining
   thousands of queued channels costs O(1) per ``tx_data`` (Go rescans the whole queue).
 
-Results are returned as event objects (``events`` on each result) that the driver logs and turns
-into metrics; nothing here logs, does I/O or reads a clock.
+Results are returned as event objects (``events`` on each result, types in
+:mod:`batcher.manager_events`) that the driver logs and turns into metrics; nothing here logs, does I/O
+or reads a clock.
 
 Driver sketch::
 
@@ -53,15 +54,36 @@ Driver sketch::
 
 from __future__ import annotations
 
-import enum
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from batcher.blob_sharing import BlobSharing, SharingHold
-from batcher.channel import Channel, ChannelOutLike, CloseReason, ConfirmOutcome, L2Block, TxData, TxID
-from batcher.channel_config import ChannelConfig, DAChoice, DAConfigSelector, GasPriceCaps
+from batcher.block_queue import BlockQueue
+from batcher.channel import Channel, ChannelOutLike, CloseReason, ConfirmOutcome, L2Block, TxID
+from batcher.channel_config import ChannelConfig, DAConfigSelector, GasPriceCaps
+from batcher.manager_events import (
+    Blocked,
+    BlocksAdded,
+    BlockTooLarge,
+    ChannelClosed,
+    ChannelDropped,
+    ChannelFullySubmitted,
+    ChannelOnL1,
+    ChannelOpened,
+    ChannelTimedOut,
+    DAChosen,
+    DropReason,
+    ForceClosed,
+    ManagerEvent,
+    ReceiptResult,
+    RecoveryResult,
+    SeqWindowExpired,
+    TxDataResult,
+    UnknownTx,
+)
+from batcher.recovery_match import match_channels_on_l1
 from batcher.sync_actions import BlockRange, BlocksInState, SyncActions
 from common.derive.block_ref import BlockID
 from common.derive.rollup_config import RollupConfig
@@ -73,215 +95,6 @@ ChannelOutFactory = Callable[[ChannelConfig, RollupConfig, bytes], ChannelOutLik
 """Builds a channel out for a config, rollup config and channel id."""
 
 CHANNEL_ID_LENGTH = 16
-
-
-class ReorgDetected(Exception):
-    """Go ErrReorg: a loaded block's parent is not the tip of the queue."""
-
-    def __init__(self, number: int, parent_hash: bytes, tip: bytes) -> None:
-        super().__init__(
-            f"block does not extend existing chain: block {number} has parent "
-            f"0x{parent_hash.hex()}, tip is 0x{tip.hex()}"
-        )
-        self.number = number
-        self.parent_hash = parent_hash
-        self.tip = tip
-
-
-# ---- events -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelOpened:
-    """Go ``Created channel``."""
-
-    channel_id: bytes
-    l1_head: BlockID
-    blocks_pending: int
-    l1_origin_last_submitted: BlockID
-    config: ChannelConfig
-
-
-@dataclass(frozen=True, slots=True)
-class BlocksAdded:
-    """Blocks moved from the queue into the current channel (Go RecordL2BlocksAdded)."""
-
-    channel_id: bytes
-    count: int
-    blocks_pending: int
-    input_bytes: int
-    ready_bytes: int
-    latest_l2: BlockID
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelClosed:
-    """Go ``Channel closed``: the channel is full and all its frames exist."""
-
-    channel_id: bytes
-    reason: CloseReason
-    blocks: int
-    frames: int
-    input_bytes: int
-    output_bytes: int
-    blocks_pending: int
-    block_cursor: int
-    oldest_l1_origin: BlockID | None
-    latest_l1_origin: BlockID | None
-    oldest_l2: BlockID
-    latest_l2: BlockID
-    compression_algo: str = ""
-    """The channel's algorithm (with ``--adaptive-compression``: the quality chosen for it)."""
-
-    @property
-    def compr_ratio(self) -> float:
-        return self.output_bytes / self.input_bytes if self.input_bytes else 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class ForceClosed:
-    """Go ``Force-closing channel and creating frames`` (flush)."""
-
-    channel_id: bytes
-
-
-class DropReason(enum.Enum):
-    """Why a channel was dropped and its blocks queued again."""
-
-    TIMED_OUT_ON_CHAIN = "channel timed out on chain"
-    DA_TYPE_SWITCH = "Recomputing optimal ChannelConfig: changing DA type and requeing blocks..."
-    NEWER_THAN_INVALIDATED = "newer than an invalidated channel"
-
-    @property
-    def label(self) -> str:
-        return self.name.lower()
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelDropped:
-    """Go ``Dropped channel``."""
-
-    channel_id: bytes
-    reason: DropReason
-    blocks: int
-
-
-@dataclass(frozen=True, slots=True)
-class DAChosen:
-    """An auto-DA decision (Go logs ``Using blob/calldata channel config`` with the costs)."""
-
-    choice: DAChoice
-    switched: bool
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelTimedOut:
-    """Go ``Channel timed out`` (WARN) + metric ``channel_timed_out``."""
-
-    channel_id: bytes
-    min_inclusion_block: int
-    max_inclusion_block: int
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelFullySubmitted:
-    """Go ``Channel is fully submitted``."""
-
-    channel_id: bytes
-    blocks: int
-
-
-@dataclass(frozen=True, slots=True)
-class UnknownTx:
-    """Go ``transaction from unknown channel marked as failed/confirmed``."""
-
-    tx_id: TxID
-    confirmed: bool
-
-
-@dataclass(frozen=True, slots=True)
-class SeqWindowExpired:
-    """Alert: the ready channel's oldest block is past its sequencing window; nothing was sent."""
-
-    channel_id: bytes
-    oldest_l1_origin: int
-    l1_head: int
-    seq_window_size: int
-
-
-@dataclass(frozen=True, slots=True)
-class BlockTooLarge:
-    """Alert: a block does not fit even an empty channel (e.g. over the RLP limit); nothing was sent."""
-
-    block: BlockID
-    reason: CloseReason
-    detail: str = ""
-    """The channel out's error text, naming the sizes involved."""
-
-
-ManagerEvent = (
-    ChannelOpened
-    | BlocksAdded
-    | ChannelClosed
-    | ForceClosed
-    | ChannelDropped
-    | DAChosen
-    | ChannelTimedOut
-    | ChannelFullySubmitted
-    | UnknownTx
-    | SeqWindowExpired
-    | BlockTooLarge
-)
-
-
-class Blocked(enum.Enum):
-    """Why ``tx_data`` handed out nothing although data exists (the driver alerts on these)."""
-
-    SEQ_WINDOW_EXPIRED = "seq_window_expired"
-    BLOCK_TOO_LARGE = "block_too_large"
-
-
-@dataclass(frozen=True, slots=True)
-class TxDataResult:
-    """``tx`` None means "nothing to send now" (Go io.EOF), ``blocked`` says if that is an alert."""
-
-    tx: TxData | None
-    events: tuple[ManagerEvent, ...] = ()
-    blocked: Blocked | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ReceiptResult:
-    """What a receipt (or failure) did."""
-
-    outcome: ConfirmOutcome | None
-    """None for failures; UNKNOWN_TX if the id was not ours."""
-    events: tuple[ManagerEvent, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelOnL1:
-    """A channel the batcher already completed on L1, as decoded from its own recent transactions.
-
-    ``parent_check`` is a prefix of the parent hash of ``first_block`` (20 bytes from a span batch's
-    parent_check, or the full 32 from a singular batch); ``l1_origin_check`` optionally a prefix of the
-    last block's L1 origin hash (a span batch's l1_origin_check).
-    """
-
-    channel_id: bytes
-    first_block: int
-    last_block: int
-    parent_check: bytes
-    inclusion_block: BlockID
-    l1_origin_check: bytes = b""
-
-
-@dataclass(frozen=True, slots=True)
-class RecoveryResult:
-    blocks_skipped: int
-    channels_recovered: int
-    stopped: str | None = None
-    """Why recovery stopped before the end of the given channels (None if all matched)."""
 
 
 def block_number_at(rollup: RollupConfig, timestamp: int) -> int:
@@ -329,9 +142,8 @@ class ChannelManager:
         self._factory = channel_out_factory or _default_channel_out
         self._new_id = new_channel_id or _random_channel_id
         self.default_config: ChannelConfig = selector.channel_config(initial_prices).config
-        self._blocks: list[L2Block] = []
-        self._cursor = 0
-        self._tip: bytes | None = None
+        self._queue = BlockQueue()
+        """Loaded blocks until safe, and the cursor of the first one not in a channel."""
         self.l1_origin_last_submitted = BlockID(b"\x00" * 32, 0)
         self._current: Channel | None = None
         self._channels: list[Channel] = []
@@ -351,16 +163,16 @@ class ChannelManager:
 
     @property
     def blocks(self) -> Sequence[L2Block]:
-        return self._blocks
+        return self._queue.blocks
 
     @property
     def block_cursor(self) -> int:
-        return self._cursor
+        return self._queue.cursor
 
     @property
     def pending_blocks(self) -> int:
         """Blocks loaded but not yet in a channel."""
-        return len(self._blocks) - self._cursor
+        return self._queue.pending
 
     @property
     def channels(self) -> Sequence[Channel]:
@@ -372,14 +184,12 @@ class ChannelManager:
         return self._current
 
     def blocks_in_state(self) -> BlocksInState | None:
-        if not self._blocks:
-            return None
-        return BlocksInState(self._blocks[0].number, [b.hash for b in self._blocks])
+        return self._queue.in_state()
 
     @property
     def pending_da_bytes(self) -> int:
-        """DA estimate of the blocks not yet in a channel."""
-        return sum(b.da_size_estimate for b in self._blocks[self._cursor :])
+        """DA estimate of the blocks not yet in a channel (O(1) after the first read)."""
+        return self._queue.pending_da_bytes
 
     @property
     def unsafe_da_bytes(self) -> int:
@@ -395,9 +205,7 @@ class ChannelManager:
         """
         if l1_origin_last_submitted.number == 0:
             l1_origin_last_submitted = self.rollup.genesis_l1
-        self._blocks = []
-        self._cursor = 0
-        self._tip = None
+        self._queue.clear()
         self.l1_origin_last_submitted = l1_origin_last_submitted
         self._current = None
         self._channels = []
@@ -408,17 +216,11 @@ class ChannelManager:
 
     def add_l2_block(self, block: L2Block) -> None:
         """Queue a loaded block; raise :class:`ReorgDetected` if it does not extend the tip."""
-        if self._tip is not None and block.parent_hash != self._tip:
-            raise ReorgDetected(block.number, block.parent_hash, self._tip)
-        self._blocks.append(block)
-        self._tip = block.hash
+        self._queue.append(block)
 
     def prune_safe_blocks(self, n: int) -> None:
         """Drop ``n`` safe blocks from the front of the queue."""
-        if n > len(self._blocks) or n < 0:
-            raise ValueError(f"cannot prune {n} blocks: {len(self._blocks)} in state")
-        del self._blocks[:n]
-        self._cursor = max(0, self._cursor - n)
+        self._queue.prune(n)
 
     def prune_channels(self, n: int) -> None:
         """Drop ``n`` channels (all safe) from the front of the channel queue.
@@ -606,7 +408,7 @@ class ChannelManager:
             cur = self._ensure_channel_with_space(p, l1_head)
             if self._process_blocks(p, cur) == 0 and not cur.blocks:
                 # The first block of an empty channel was refused: never emit an empty channel.
-                first = self._blocks[self._cursor]
+                first = self._queue.blocks[self._queue.cursor]
                 reason = cur.close_reason or CloseReason.COMPRESSOR_FULL
                 p.add(BlockTooLarge(BlockID(first.hash, first.number), reason, cur.rejection or ""))
                 self._channels.remove(cur)
@@ -648,14 +450,20 @@ class ChannelManager:
 
     def _process_blocks(self, p: _Pass, ch: Channel) -> int:
         """Move blocks from the cursor into the channel until one is refused or the channel fills."""
-        added = 0
-        while self._cursor < len(self._blocks):
-            if not ch.add_block(self._blocks[self._cursor]):
-                break  # the cursor stays: the refused block goes into the next channel
-            self._cursor += 1
-            added += 1
-            if ch.is_full:
-                break
+        queue = self._queue
+        blocks, start = queue.blocks, queue.cursor
+        i = start
+        try:
+            while i < len(blocks):
+                if not ch.add_block(blocks[i]):
+                    break  # the cursor stays: the refused block goes into the next channel
+                i += 1
+                if ch.is_full:
+                    break
+        finally:  # blocks the channel accepted are in it even if a later add raised
+            if i != start:
+                queue.move_cursor(i)
+        added = i - start
         if added:
             p.add(
                 BlocksAdded(ch.id, added, self.pending_blocks, ch.input_bytes, ch.ready_bytes, ch.latest_l2)
@@ -687,7 +495,7 @@ class ChannelManager:
                     ch.input_bytes,
                     ch.output_bytes,
                     self.pending_blocks,
-                    self._cursor,
+                    self._queue.cursor,
                     ch.oldest_l1_origin,
                     ch.latest_l1_origin,
                     ch.oldest_l2,
@@ -737,7 +545,7 @@ class ChannelManager:
     def _invalidate(self, p: _Pass, ch: Channel, reason: DropReason) -> None:
         """Requeue the channel's blocks and drop it with every newer channel (Go handleChannelInvalidated)."""
         if ch.blocks:
-            self._cursor = min(self._cursor, self._index_of(ch.blocks[0]))
+            self._queue.move_cursor(min(self._queue.cursor, self._queue.index_of(ch.blocks[0])))
         idx = self._channels.index(ch)
         for i, dropped in enumerate(self._channels[idx:]):
             p.add(
@@ -748,17 +556,6 @@ class ChannelManager:
         del self._channels[idx:]
         self._scan_from = min(self._scan_from, idx)
         self._current = None
-
-    def _index_of(self, block: L2Block) -> int:
-        """Queue index of a block still in state (0 if it was already pruned as safe)."""
-        if not self._blocks:
-            return 0
-        idx = block.number - self._blocks[0].number
-        if idx < 0:
-            return 0
-        if idx >= len(self._blocks) or self._blocks[idx].hash != block.hash:
-            raise ValueError(f"channel block {block.number} (0x{block.hash.hex()}) is not in state")
-        return idx
 
     # ---- restart recovery ---------------------------------------------------------------------
 
@@ -773,49 +570,19 @@ class ChannelManager:
         """
         if self._current is not None and not self._current.is_full:
             return RecoveryResult(0, 0, "a channel is open")
-        skipped = recovered = 0
-        for c in sorted(on_l1, key=lambda c: c.first_block):
-            if self._cursor >= len(self._blocks):
-                return RecoveryResult(skipped, recovered, "no pending blocks left")
-            base = self._blocks[0].number
-            first, last = c.first_block - base, c.last_block - base
-            if first < self._cursor and last < self._cursor:
-                continue  # already covered (e.g. an older channel of the same range)
-            if first != self._cursor:
-                return RecoveryResult(
-                    skipped,
-                    recovered,
-                    f"channel {c.channel_id.hex()} starts at block "
-                    f"{c.first_block}, next pending block is {base + self._cursor}",
-                )
-            if last < first or last >= len(self._blocks):
-                return RecoveryResult(
-                    skipped,
-                    recovered,
-                    f"channel {c.channel_id.hex()} ends at block "
-                    f"{c.last_block}, beyond the newest block in state",
-                )
-            if not self._blocks[first].parent_hash.startswith(c.parent_check) or not c.parent_check:
-                return RecoveryResult(
-                    skipped,
-                    recovered,
-                    f"channel {c.channel_id.hex()} parent check does not match block {c.first_block}",
-                )
-            if c.l1_origin_check and not self._blocks[last].l1_origin.hash.startswith(c.l1_origin_check):
-                return RecoveryResult(
-                    skipped,
-                    recovered,
-                    f"channel {c.channel_id.hex()} L1 origin check does not match block {c.last_block}",
-                )
-            blocks = self._blocks[first : last + 1]
-            ch = Channel.already_on_l1(self.default_config, c.channel_id, blocks, c.inclusion_block)
+        matches, stopped = match_channels_on_l1(self._queue.blocks, self._queue.cursor, on_l1)
+        skipped = 0
+        for m in matches:
+            blocks = self._queue.blocks[m.first : m.last + 1]
+            ch = Channel.already_on_l1(
+                self.default_config, m.channel.channel_id, blocks, m.channel.inclusion_block
+            )
             self._channels.append(ch)
-            self._cursor = last + 1
+            self._queue.move_cursor(m.last + 1)
             if (
                 ch.latest_l1_origin is not None
                 and ch.latest_l1_origin.number > self.l1_origin_last_submitted.number
             ):
                 self.l1_origin_last_submitted = ch.latest_l1_origin
             skipped += len(blocks)
-            recovered += 1
-        return RecoveryResult(skipped, recovered)
+        return RecoveryResult(skipped, len(matches), stopped)

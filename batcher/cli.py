@@ -12,7 +12,7 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from batcher.flags import BatcherConfig
+    from batcher.batcher_config import BatcherConfig
     from batcher.service import BatcherService
     from common.service.lifecycle import CloseApp
 

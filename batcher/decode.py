@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from batcher.decode_l1 import L1Fetcher
@@ -155,11 +156,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _load_rollup_config(path: str) -> RollupConfig:
+    """Read op-node's rollup.json (the file read stays here, out of the pure core)."""
+    try:
+        return RollupConfig.from_json(json.loads(Path(path).read_text()))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"rollup config {path}: {exc}") from exc
+
+
 def _l2_setup(args: argparse.Namespace) -> tuple[L2Params | None, ChannelBankRules]:
     manual = (args.l2_genesis_time, args.l2_block_time, args.l2_chain_id)
     if args.rollup_config:
         try:
-            cfg = RollupConfig.load(args.rollup_config)
+            cfg = _load_rollup_config(args.rollup_config)
         except ValueError as exc:
             raise UsageError(f"--rollup-config: {exc}") from exc
         params = L2Params(cfg.genesis_l2_time, cfg.block_time, cfg.l2_chain_id, cfg.genesis_l2.number)

@@ -160,7 +160,6 @@ class BatchDriver:
             self.fee_gate = FeeGate(
                 cfg.fee_aware, metrics=metrics.fee_aware, blob_base_fee=self._blob_base_fee
             )
-        metrics.set_pending_da_source(lambda: float(self.mgr.pending_da_bytes))
         self._inbox: asyncio.Queue[_Msg] = asyncio.Queue()
         self._receipts: asyncio.Queue[TxReceipt[TxID]] = asyncio.Queue()
         self._to_send: asyncio.Queue[tuple[TxID, TxCandidate]] = asyncio.Queue()
@@ -331,6 +330,13 @@ class BatchDriver:
     async def load_step(self) -> None:
         """One tick of the block-loading loop (Go §4.2 steps 1-3); see :mod:`batcher.block_loader`."""
         await self.loader.load_step()
+        self._record_pending_da()
+
+    def _record_pending_da(self) -> None:
+        """Set the ``pending_da_bytes`` gauge from the manager (O(1)) after a step that may have changed the
+        block queue; the state task is the manager's one owner, so no scrape reads it across threads."""
+        if self.cfg.pending_da_gauge:
+            self.metrics.record_pending_da(self.mgr.pending_da_bytes)
 
     # ---- publishing -------------------------------------------------------------------------------
 
@@ -398,6 +404,7 @@ class BatchDriver:
             if queued % STEP_BUDGET == 0:
                 await asyncio.sleep(0)  # let the sender and the RPC server run between batches of txs
         self.metrics.record_channel_queue(len(self.mgr.channels))
+        self._record_pending_da()
         return queued
 
     async def _gas_prices(self) -> GasPriceCaps | None:
@@ -464,6 +471,7 @@ class BatchDriver:
         self._as_blob.pop(r.tx_id, None)
         log.warn("DA request failed", tx_id=str(r.tx_id), err=r.error)
         self.events.report(self.mgr.tx_failed(r.tx_id).events)
+        self._record_pending_da()  # a failed tx may requeue its channel's blocks
 
     def _on_receipt(self, r: TxReceipt[TxID]) -> None:
         self._in_flight = max(0, self._in_flight - 1)
@@ -477,6 +485,7 @@ class BatchDriver:
             log.warn("Transaction failed to send", tx_id=str(r.id), err=str(r.error))
             self.metrics.record_batch_tx_failed()
             self.events.report(self.mgr.tx_failed(r.id).events)
+            self._record_pending_da()  # a failed tx may requeue its channel's blocks
         elif r.receipt is not None:
             rc = r.receipt
             log.info(

@@ -30,3 +30,6 @@ class DriverConfig:
     """``--fee-aware.*`` (our addition): off by default, then publishing is Go's."""
     max_unsafe_l2_bytes: int = 0
     """``--max-unsafe-l2-bytes``: loading pauses at this many raw bytes loaded but unsafe (0: no limit)."""
+    pending_da_gauge: bool = False
+    """Keep the ``pending_da_bytes`` gauge (FastLZ DA estimates of every loaded block) up to date; the
+    service turns it on with ``--metrics.enabled``, so nothing estimates blocks no one reads about."""

@@ -31,9 +31,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from batcher.bench_workload import GENESIS_TIME, TxFactory, bench_rollup_config, synthetic_blocks
-from batcher.channel_config import BATCH_TYPE_SPAN, DAConfigSelector, build_channel_configs
-from batcher.channel_manager import ChannelClosed, ChannelFullySubmitted, ChannelManager, ChannelTimedOut
+from batcher.channel_config import (
+    BATCH_TYPE_SPAN,
+    ChannelFlags,
+    DAConfigSelector,
+    DAType,
+    build_channel_configs,
+)
+from batcher.channel_manager import ChannelManager
 from batcher.fee_policy import FeePolicy, FeePolicyConfig, FeeSample, pending_work
+from batcher.manager_events import ChannelClosed, ChannelFullySubmitted, ChannelTimedOut
 from common.derive.block_ref import BlockID
 from common.derive.l2_block import BlockInput
 
@@ -106,15 +113,14 @@ class SimConfig:
 
 def _manager(cfg: SimConfig) -> ChannelManager:
     rollup = bench_rollup_config()
-    configs = build_channel_configs(
-        rollup,
-        da_type="blobs",
-        now=GENESIS_TIME,
+    flags = ChannelFlags(
+        da_type=DAType.BLOBS,
         target_num_frames=1,
         max_channel_duration=cfg.max_channel_duration,
         sub_safety_margin=cfg.sub_safety_margin,
         batch_type=BATCH_TYPE_SPAN,
     )
+    configs = build_channel_configs(rollup, flags, now=GENESIS_TIME)
     return ChannelManager(rollup, DAConfigSelector(configs))
 
 

@@ -10,7 +10,8 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from batcher.flags import VERSION, BatcherConfig, batcher_table, build_batcher_config
+from batcher.batcher_config import BatcherConfig, build_batcher_config
+from batcher.flags import VERSION, batcher_table
 from common.service.lifecycle import CloseApp, ManagedService, service_main
 
 

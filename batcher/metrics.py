@@ -71,14 +71,13 @@ class BatcherMetrics(ServiceMetrics):
             "pending_blocks_bytes_current",
             "Current size of transactions in the pending (fetched from L2 but not in a channel) stage.",
         )
-        self._pending_da: Callable[[], float] = lambda: 0.0
-        self.pending_da_bytes = f.gauge_func(
+        self.pending_da_bytes = f.gauge(
             "pending_da_bytes",
             "The estimated amount of data currently pending to be written to the DA layer "
             "(from blocks fetched from L2 "
             "but not yet in a channel).",
-            lambda: self._pending_da(),
         )
+        """Set by the driver's state task after each step that changes the block queue (not at scrape)."""
         self.unsafe_da_bytes = f.gauge(
             "unsafe_da_bytes", "The estimated number of unsafe DA bytes (throttling input)"
         )
@@ -208,8 +207,8 @@ class BatcherMetrics(ServiceMetrics):
 
     # ---- blocks and channels -------------------------------------------------------------------
 
-    def set_pending_da_source(self, fn: Callable[[], float]) -> None:
-        self._pending_da = fn
+    def record_pending_da(self, pending_da_bytes: int) -> None:
+        self.pending_da_bytes.set(pending_da_bytes)
 
     def record_channel_opened(self, pending_blocks: int) -> None:
         self.channel_evs.record("opened")

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from batcher.channel import TxData
 from batcher.channel_config import GasPriceCaps
 from batcher.channel_events import channel_verdicts
-from batcher.channel_manager import ChannelManager, TxDataResult
+from batcher.channel_manager import ChannelManager
+from batcher.manager_events import TxDataResult
 from batcher.metrics import BatcherMetrics
 from common.altda.commitment import Commitment
 from common.derive.blob import encode_blob

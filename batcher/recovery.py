@@ -6,7 +6,7 @@
   bisecting on ``eth_getTransactionCount`` (O(k log n) calls for k blocks with txs), so a restart can
   read just those blocks.
 * :func:`channels_on_l1`: the batcher's complete channels in an L1 range, decoded with the protocol core
-  into :class:`~batcher.channel_manager.ChannelOnL1` summaries for the manager's recovery API, so a
+  into :class:`~batcher.manager_events.ChannelOnL1` summaries for the manager's recovery API, so a
   restart resubmits nothing already on L1.
 * :class:`RecoveryBlobs`: where recovery reads the blobs of its blob txs: the beacon API
   (``--l1-beacon``, a Python addition), else the L1 node's ``anvil_getBlobsByTransactionHash`` (devnets),
@@ -20,8 +20,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from batcher.channel_manager import ChannelOnL1, block_number_at
+from batcher.channel_manager import block_number_at
 from batcher.channel_verify import ChannelDecodeError, decode_channel_blocks
+from batcher.manager_events import ChannelOnL1
 from common.derive.blob import BlobError, decode_blob
 from common.derive.block_ref import BlockID, hex_to_bytes, json_uint
 from common.derive.frame import Frame, FrameError, parse_frames

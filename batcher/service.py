@@ -19,12 +19,12 @@ from typing import Any
 
 from batcher.admin import register_admin
 from batcher.altda import AltDAPoster
+from batcher.batcher_config import BatcherConfig
 from batcher.channel_config import ChannelConfigError, DAConfigSelector, DAType, build_channel_configs
 from batcher.channel_manager import ChannelManager
 from batcher.driver import BatchDriver
 from batcher.driver_config import DriverConfig
 from batcher.flags import VERSION as VERSION
-from batcher.flags import BatcherConfig
 from batcher.metrics import BatcherMetrics, metric_docs, new_batcher_metrics
 from batcher.recovery import BlobTxRef, RecoveryBlobs
 from batcher.throttle import ControllerType, ThrottleError
@@ -44,6 +44,7 @@ from common.service.metrics_server import MetricsServer
 from common.service.rpc_server import RpcServer
 from common.txmgr.api import txmgr_api
 from common.txmgr.blobs import prewarm_kzg_worker
+from common.txmgr.signer import Signer
 from common.txmgr.signer import from_config as signer_from_config
 from common.txmgr.txmgr import TxManager
 
@@ -134,6 +135,22 @@ class BatcherService:
         )
 
     async def setup(self) -> None:
+        """Go BatcherService.initFromCLIConfig, phase by phase, in Go's order (errors name the phase)."""
+        controller = self._throttle_controller()
+        rollup = await self._load_rollup()
+        signer = await self._init_txmgr()
+        self._init_altda()
+        manager, is_auto = self._channel_manager(rollup)
+        if self.cfg.channel.da_type != "calldata":
+            # Load the KZG trusted setup (seconds, holding the GIL) in the sidecar worker process now,
+            # not inside the first blob tx and not on this event loop.
+            prewarm_kzg_worker()
+        self._init_observability(signer)
+        self.driver = self._build_driver(rollup, manager, is_auto=is_auto, controller=controller)
+        self.rpc = self._build_rpc(self.driver)
+
+    def _throttle_controller(self) -> ControllerType:
+        """The configured throttle controller; the PID one is checked here and warned about as in Go."""
         cfg = self.cfg
         controller = ControllerType(cfg.throttle_controller_type)
         if controller is ControllerType.PID:
@@ -142,7 +159,11 @@ class BatcherService:
             except ThrottleError as exc:
                 raise SetupError(str(exc)) from None
             log.warn("EXPERIMENTAL PID CONTROLLER CONFIGURED")
-        kind = "active" if len(cfg.rollup_rpc) > 1 else "static"
+        return controller
+
+    async def _load_rollup(self) -> RollupConfig:
+        """Build the L2 endpoint provider and fetch the rollup config from the (first active) rollup node."""
+        kind = "active" if len(self.cfg.rollup_rpc) > 1 else "static"
         try:
             self.l2 = self._l2_provider()
         except Exception as exc:
@@ -161,6 +182,11 @@ class BatcherService:
             seq_window_size=rollup.seq_window_size,
             channel_timeout=rollup.channel_timeout,
         )
+        return rollup
+
+    async def _init_txmgr(self) -> Signer:
+        """The signer (for the L1 chain id) and the tx manager; returns the signer for the balance poller."""
+        cfg = self.cfg
         try:
             chain_id = await self.l1.chain_id()
             signer = await signer_from_config(cfg.txmgr.signer, chain_id)
@@ -168,18 +194,21 @@ class BatcherService:
             await self.txmgr.init()
         except Exception as exc:
             raise SetupError(f"failed to init Tx manager: {exc}") from exc
+        return signer
+
+    def _init_altda(self) -> None:
+        """Check the Alt-DA flags and build the poster (None when Alt-DA is off)."""
         try:
-            cfg.altda.check()
+            self.cfg.altda.check()
         except ValueError as exc:
             raise SetupError(str(exc)) from None
         self.altda = self._altda_poster()
-        manager, is_auto = self._channel_manager(rollup)
-        if cfg.data_availability_type != "calldata":
-            # Load the KZG trusted setup (seconds, holding the GIL) in the sidecar worker process now,
-            # not inside the first blob tx and not on this event loop.
-            prewarm_kzg_worker()
-        sender = "0x" + signer.address.hex()
+
+    def _init_observability(self, signer: Signer) -> None:
+        """Balance poller and metrics server (when metrics are on), and the start-up notes on beacon/pprof."""
+        cfg = self.cfg
         if cfg.metrics.enabled:
+            sender = "0x" + signer.address.hex()
             self.balance = BalancePoller(
                 self.metrics.factory, sender, lambda: self.l1.balance(signer.address)
             )
@@ -190,7 +219,14 @@ class BatcherService:
             log.info("Restart recovery reads blobs from the beacon API", endpoint=self.l1.beacon.endpoint)
         if cfg.pprof.enabled:
             log.warn("pprof is not available in the Python op-batcher; ignoring pprof.enabled")
-        self.driver = BatchDriver(
+
+    def _build_driver(
+        self, rollup: RollupConfig, manager: ChannelManager, *, is_auto: bool, controller: ControllerType
+    ) -> BatchDriver:
+        """The driver, from the one DriverConfig this layer derives from the flags."""
+        cfg = self.cfg
+        assert self.l2 is not None and self.txmgr is not None  # set by the earlier phases
+        return BatchDriver(
             DriverConfig(
                 poll_interval=cfg.poll_interval,
                 max_pending_tx=cfg.max_pending_tx,
@@ -204,6 +240,7 @@ class BatcherService:
                 throttle_endpoints=cfg.throttle_endpoints,
                 fee_aware=cfg.fee_aware,
                 max_unsafe_l2_bytes=cfg.max_unsafe_l2_bytes,
+                pending_da_gauge=cfg.metrics.enabled,
             ),
             rollup=rollup,
             l1=self.l1,
@@ -215,14 +252,20 @@ class BatcherService:
             close_app=self.close_app,
             altda=self.altda,
         )
-        self.rpc = RpcServer(
+
+    def _build_rpc(self, driver: BatchDriver) -> RpcServer:
+        """The RPC server with the admin namespace (registered only when ``rpc.enable-admin``)."""
+        cfg, txmgr = self.cfg, self.txmgr
+        assert txmgr is not None
+        rpc = RpcServer(
             cfg.rpc.addr,
             cfg.rpc.port,
             VERSION,
             enable_admin=cfg.rpc.enable_admin,
             metrics=RpcServerMetrics(self.metrics.factory),
         )
-        register_admin(self.rpc, self.driver, txmgr_api(self.txmgr))
+        register_admin(rpc, driver, txmgr_api(txmgr))
+        return rpc
 
     def _altda_poster(self) -> AltDAPoster | None:
         """Go's Alt-DA client setup: the DA-server client and the bounded poster (None when disabled)."""
@@ -259,19 +302,7 @@ class BatcherService:
         cfg = self.cfg
         try:
             configs = build_channel_configs(
-                rollup,
-                da_type=cfg.data_availability_type,
-                now=int(time.time()),
-                max_l1_tx_size_bytes=cfg.max_l1_tx_size_bytes,
-                target_num_frames=cfg.target_num_frames,
-                max_channel_duration=cfg.max_channel_duration,
-                sub_safety_margin=cfg.sub_safety_margin,
-                batch_type=cfg.batch_type,
-                compressor=cfg.compressor,
-                compression_algo=cfg.compression_algo,
-                approx_compr_ratio=cfg.approx_compr_ratio,
-                max_blocks_per_span_batch=cfg.max_blocks_per_span_batch,
-                alt_da=cfg.altda.enabled,
+                rollup, cfg.channel, now=int(time.time()), alt_da=cfg.altda.enabled
             )
         except ChannelConfigError as exc:
             raise SetupError(str(exc)) from None

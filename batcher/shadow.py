@@ -40,10 +40,11 @@ from typing import Any
 from batcher.channel import TxData
 from batcher.channel_config import ChannelConfigError, DAConfigSelector, GasPriceCaps, build_channel_configs
 from batcher.channel_events import ChannelEventReporter
-from batcher.channel_manager import ChannelClosed, ChannelFullySubmitted, ChannelManager, ReorgDetected
+from batcher.channel_manager import ChannelManager
 from batcher.decode_l1 import L1Fetcher, hex_bytes, hex_int
 from batcher.decode_report import L2Params
 from batcher.decode_sources import BLOB_TX_TYPE, SourceError
+from batcher.manager_events import ChannelClosed, ChannelFullySubmitted, ReorgDetected
 from batcher.metrics import BatcherMetrics, new_batcher_metrics
 from batcher.publisher import TxDataRequest, next_tx_data
 from batcher.service import VERSION, SetupError, doc_main
@@ -248,25 +249,12 @@ class ShadowService:
         except Exception as exc:
             raise SetupError(f"failed to load rollup config from --rollup-rpc: {exc}") from exc
         try:
-            configs = build_channel_configs(
-                rollup,
-                da_type=b.data_availability_type,
-                now=int(time.time()),
-                max_l1_tx_size_bytes=b.max_l1_tx_size_bytes,
-                target_num_frames=b.target_num_frames,
-                max_channel_duration=b.max_channel_duration,
-                sub_safety_margin=b.sub_safety_margin,
-                batch_type=b.batch_type,
-                compressor=b.compressor,
-                compression_algo=b.compression_algo,
-                approx_compr_ratio=b.approx_compr_ratio,
-                max_blocks_per_span_batch=b.max_blocks_per_span_batch,
-            )
+            configs = build_channel_configs(rollup, b.channel, now=int(time.time()))
         except ChannelConfigError as exc:
             raise SetupError(str(exc)) from None
         c = configs.default
         self.report.config = {
-            "data_availability_type": b.data_availability_type,
+            "data_availability_type": configs.da_type.value,
             "batch_type": c.batch_type,
             "compression_algo": c.compression_algo,
             "compressor": c.compressor,

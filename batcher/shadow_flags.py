@@ -14,15 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from batcher.flags import (
-    APP_NAME,
-    ENV_PREFIX,
-    IRREGULAR_ENV,
-    PYTHON_ADDITION,
-    BatcherConfig,
-    batcher_flags,
-    build_batcher_config,
-)
+from batcher.batcher_config import BatcherConfig, build_batcher_config
+from batcher.flags import APP_NAME, ENV_PREFIX, IRREGULAR_ENV, PYTHON_ADDITION, batcher_flags
 from common.service.flags import ConfigError, Flag, FlagKind, FlagTable, ParsedFlags
 from common.service.log import LogConfig
 

@@ -28,6 +28,7 @@ from devnet.contracts import (
     deploy_l1,
 )
 from devnet.da_server import DAServer, DAServerThread
+from devnet.deriver import Deriver
 from devnet.genesis import (
     BATCH_INBOX_ADDRESS,
     L1_CHAIN_ID,
@@ -39,7 +40,8 @@ from devnet.genesis import (
     write_l2_genesis,
 )
 from devnet.l2_endpoint import L2Endpoint, L2EndpointThread
-from devnet.rollup_node import Deriver, RollupNode, RollupNodeThread, fetch_output, genesis_block_id
+from devnet.output_root import fetch_output
+from devnet.rollup_node import RollupNode, RollupNodeThread, genesis_block_id
 from devnet.sequencer import Sequencer, l1_ref_from_json
 
 log = logging.getLogger("devnet.network")

@@ -191,11 +191,13 @@ def post_blobs(dn: Devnet, datas: list[bytes], *, sender: DevKey | None = None) 
     """Send one type-3 tx with a blob per data (EIP-4844 v0 sidecar, common/derive blob + kzg)."""
     from common.derive.blob import encode_blob
     from common.derive.kzg import blob_to_commitment, compute_blob_proof
+    from common.txmgr.kzg_setup import load_trusted_setup
 
     key = sender or dn.keys["batcher"]
     blobs = [encode_blob(d) for d in datas]
-    commitments = [blob_to_commitment(b) for b in blobs]
-    proofs = [compute_blob_proof(b, c) for b, c in zip(blobs, commitments, strict=True)]
+    setup = load_trusted_setup()
+    commitments = [blob_to_commitment(b, setup) for b in blobs]
+    proofs = [compute_blob_proof(b, c, setup) for b, c in zip(blobs, commitments, strict=True)]
     nonce = int(str(rpc_call(dn.l1_url, "eth_getTransactionCount", [key.address, "pending"])), 16)
     tx = {
         "type": 3,

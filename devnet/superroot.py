@@ -23,7 +23,7 @@ from devnet.anvil import rpc_call
 
 
 class _Deriver(Protocol):
-    """What the super root reads from the rollup node's deriver (devnet/rollup_node.py)."""
+    """What the super root reads from the rollup node's deriver (devnet/deriver.py)."""
 
     rollup: RollupConfig
     genesis_l2: L2BlockRef

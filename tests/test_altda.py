@@ -16,8 +16,8 @@ import pytest_asyncio
 from aiohttp import web
 
 from batcher.altda import AltDAMetrics, AltDAPoster, DAResult
+from batcher.batcher_config import AltDAConfig
 from batcher.channel import TxData, TxID
-from batcher.flags import AltDAConfig
 from common.altda.client import DAClient, DADown, DAError, DANotFound
 from common.altda.commitment import (
     Commitment,
@@ -387,7 +387,7 @@ async def test_a_failed_put_requeues_the_frame_and_the_next_put_carries_it_again
     ],
 )
 def test_alt_da_channel_config_startup_checks_use_gos_messages(args, message):
-    from batcher.flags import parse_batcher_args
+    from batcher.batcher_config import parse_batcher_args
     from batcher.service import BatcherService, SetupError
     from tests.test_batcher_driver import ROLLUP
     from tests.test_batcher_service import base_args
@@ -399,7 +399,7 @@ def test_alt_da_channel_config_startup_checks_use_gos_messages(args, message):
 
 
 def test_the_service_builds_the_poster_from_the_altda_flags():
-    from batcher.flags import parse_batcher_args
+    from batcher.batcher_config import parse_batcher_args
     from batcher.service import BatcherService
     from tests.test_batcher_service import base_args
 

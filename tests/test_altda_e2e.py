@@ -147,7 +147,7 @@ def test_read_back_refuses_to_post_a_commitment_the_server_cannot_serve(dn, tmp_
 def test_op_devnet_up_da_altda_points_the_batcher_at_the_devnet_da_server(dn):
     """``op-devnet up --da altda``: the batcher command line enables Alt-DA on calldata with this DA server,
     and the op-batcher flag parser accepts it."""
-    from batcher.flags import parse_batcher_args
+    from batcher.batcher_config import parse_batcher_args
     from devnet import cli
 
     assert cli.parser().parse_args(["up", "--da", "altda"]).da == "altda"
@@ -155,5 +155,5 @@ def test_op_devnet_up_da_altda_points_the_batcher_at_the_devnet_da_server(dn):
     cfg = parse_batcher_args(args, {})
     assert dn.da_server is not None
     assert cfg.altda.enabled and cfg.altda.da_server == dn.da_server.url == dn.info()["da_server"]
-    assert cfg.data_availability_type == "calldata"
+    assert cfg.channel.da_type == "calldata"
     assert not parse_batcher_args(cli.batcher_args(dn, "blobs", 1, 2), {}).altda.enabled

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from batcher.channel import TxID
-from batcher.channel_config import DAConfigSelector, build_channel_configs
+from batcher.channel_config import ChannelFlags, DAConfigSelector, build_channel_configs
 from batcher.channel_manager import ChannelManager
 from batcher.channel_verify import decode_channel_blocks, verify_channel
 from batcher.driver import BatchDriver, NotRunning, TxpoolState
@@ -237,10 +237,11 @@ def make_driver(
     close_app: Any = None,
     channel_out_factory: Any = None,
 ) -> tuple[BatchDriver, FakeL1, FakeL2, FakeTxMgr]:
-    configs = build_channel_configs(
-        ROLLUP, da_type=da, now=int(time.time()), max_l1_tx_size_bytes=max_l1_tx_size,
-        max_channel_duration=duration, batch_type=batch_type, sub_safety_margin=4,
+    flags = ChannelFlags(
+        da_type=da, max_l1_tx_size_bytes=max_l1_tx_size, max_channel_duration=duration, batch_type=batch_type,
+        sub_safety_margin=4,
     )  # fmt: skip
+    configs = build_channel_configs(ROLLUP, flags, now=int(time.time()))
     l1, l2, txmgr = FakeL1(chain), FakeL2(chain), FakeTxMgr()
     cfg = DriverConfig(
         poll_interval=0.01,
@@ -713,3 +714,19 @@ async def test_a_refused_max_da_size_is_retried_and_a_newer_limit_replaces_the_o
         task.cancel()
     assert calls[0] == (0, 130_000)
     assert calls[1] == (150, 2_000)
+
+
+async def test_pending_da_gauge_is_set_by_the_state_task_not_computed_by_a_scrape():
+    """pending_da_bytes follows the steps that change the block queue; a scrape only reads the last value."""
+    name = "op_batcher_default_pending_da_bytes"
+    chain = FakeChain()
+    chain.extend(10)
+    driver, *_ = make_driver(chain)
+    driver.cfg = driver.loader.cfg = replace(driver.cfg, pending_da_gauge=True)
+    await driver.load_step()
+    expected = sum(b.da_size_estimate for b in driver.mgr.blocks)
+    assert expected > 0 and metric(driver, name) == expected == driver.mgr.pending_da_bytes
+    driver.mgr.clear(BlockID(b"\x00" * 32, 0))  # a change no step made: a scrape still reads the last value
+    assert driver.mgr.pending_da_bytes == 0 and metric(driver, name) == expected
+    await driver.publish_step()
+    assert metric(driver, name) == 0

@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from batcher.flags import (
-    ENV_PREFIX,
-    IRREGULAR_ENV,
-    PYTHON_ADDITION,
-    BatcherConfig,
-    batcher_table,
-    build_batcher_config,
-    parse_batcher_args,
-)
+from batcher.batcher_config import BatcherConfig, build_batcher_config, parse_batcher_args
+from batcher.flags import ENV_PREFIX, IRREGULAR_ENV, PYTHON_ADDITION, batcher_table
 from common.service import flag_help
 from common.service.flags import ConfigError, FlagKind, UsageError, upper_snake
 from common.service.log import DEBUG, LogFormat
@@ -163,7 +156,11 @@ def test_tutorial_command_line_parses_unchanged():
     """The deployment tutorial's op-batcher invocation yields the values it asks for."""
     cfg = parse_batcher_args(TUTORIAL_ARGV, {})
     assert cfg.l2_eth_rpc == ("http://localhost:8545",) and cfg.rollup_rpc == ("http://localhost:8547",)
-    assert cfg.poll_interval == 1.0 and cfg.sub_safety_margin == 6 and cfg.max_channel_duration == 1
+    assert (
+        cfg.poll_interval == 1.0
+        and cfg.channel.sub_safety_margin == 6
+        and cfg.channel.max_channel_duration == 1
+    )
     assert cfg.txmgr.num_confirmations == 1 and cfg.txmgr.safe_abort_nonce_too_low_count == 3
     assert cfg.txmgr.resubmission_timeout == 30.0
     assert (cfg.rpc.addr, cfg.rpc.port, cfg.rpc.enable_admin) == ("0.0.0.0", 8548, True)
@@ -174,15 +171,28 @@ def test_tutorial_command_line_parses_unchanged():
 def test_defaults_match_the_reference():
     """Unset flags take the Go defaults of op-batcher.md §1.2-§1.7 (durations in seconds)."""
     cfg = _config()
-    assert (cfg.sub_safety_margin, cfg.poll_interval, cfg.max_pending_tx, cfg.max_channel_duration) == (
+    assert (
+        cfg.channel.sub_safety_margin,
+        cfg.poll_interval,
+        cfg.max_pending_tx,
+        cfg.channel.max_channel_duration,
+    ) == (
         10,
         6.0,
         1,
         0,
     )
-    assert (cfg.max_l1_tx_size_bytes, cfg.max_blocks_per_span_batch, cfg.target_num_frames) == (120_000, 0, 1)
-    assert (cfg.approx_compr_ratio, cfg.compressor, cfg.compression_algo) == (0.6, "shadow", "zlib")
-    assert (cfg.batch_type, cfg.data_availability_type, cfg.active_sequencer_check_duration) == (
+    assert (
+        cfg.channel.max_l1_tx_size_bytes,
+        cfg.channel.max_blocks_per_span_batch,
+        cfg.channel.target_num_frames,
+    ) == (120_000, 0, 1)
+    assert (cfg.channel.approx_compr_ratio, cfg.channel.compressor, cfg.channel.compression_algo) == (
+        0.6,
+        "shadow",
+        "zlib",
+    )
+    assert (cfg.channel.batch_type, cfg.channel.da_type, cfg.active_sequencer_check_duration) == (
         0,
         "calldata",
         5.0,
@@ -453,9 +463,9 @@ def test_flags_validated_at_parse_time(arg, message):
 def test_all_compression_algos_and_da_types_are_accepted():
     """Every documented enum value parses."""
     for algo in ("zlib", "brotli", "brotli-9", "brotli-10", "brotli-11"):
-        assert _config(f"--compression-algo={algo}").compression_algo == algo
+        assert _config(f"--compression-algo={algo}").channel.compression_algo == algo
     for da in ("calldata", "blobs", "auto"):
-        assert _config(f"--data-availability-type={da}").data_availability_type == da
+        assert _config(f"--data-availability-type={da}").channel.da_type == da
 
 
 def test_help_lists_every_flag_with_its_env_var():

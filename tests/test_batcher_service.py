@@ -12,7 +12,7 @@ from dataclasses import replace
 import pytest
 
 from batcher import cli
-from batcher.flags import parse_batcher_args
+from batcher.batcher_config import parse_batcher_args
 from batcher.service import BatcherService, SetupError
 from devnet.anvil import free_port
 from tests.test_batcher_driver import ROLLUP

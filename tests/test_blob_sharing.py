@@ -20,8 +20,9 @@ from batcher.bench_workload import bench_rollup_config, kona_blocks
 from batcher.blob_sharing import BlobSharing, BlobSharingError
 from batcher.channel import TxData
 from batcher.channel_config import ChannelConfig, ChannelConfigs, DAConfigSelector, DAType
-from batcher.channel_manager import ChannelFullySubmitted, ChannelManager
+from batcher.channel_manager import ChannelManager
 from batcher.channel_verify import verify_channel
+from batcher.manager_events import ChannelFullySubmitted
 from common.derive.block_ref import BlockID
 from common.derive.channel_bank import BatcherTx, ChannelBank, ChannelBankRules, DropReason
 from common.derive.frame import FRAME_OVERHEAD, Frame, encode_tx_data, parse_frames

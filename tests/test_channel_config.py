@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from batcher.channel_config import (
     ChannelConfig,
     ChannelConfigError,
+    ChannelFlags,
     DAChoiceReason,
     DAConfigSelector,
     DAType,
@@ -49,7 +50,7 @@ MODERN = rollup(ecotone=0, fjord=0, granite=0)
 
 def test_calldata_config_uses_max_l1_tx_size_minus_one():
     """Frame = max-l1-tx-size-bytes - 1; compressor target = frames x (frame - 23)."""
-    cfgs = build_channel_configs(MODERN, da_type="calldata", now=NOW)
+    cfgs = build_channel_configs(MODERN, ChannelFlags(da_type="calldata"), now=NOW)
     d = cfgs.default
     assert (d.max_frame_size, d.use_blobs, d.target_output_size, d.max_frames_per_tx) == (
         119_999,
@@ -62,7 +63,9 @@ def test_calldata_config_uses_max_l1_tx_size_minus_one():
 
 def test_blob_config_uses_the_blob_frame_and_many_frames_per_tx():
     """Frame 130043, N frames per blob tx, target N x 130020."""
-    d = build_channel_configs(MODERN, da_type=DAType.BLOBS, now=NOW, target_num_frames=6).default
+    d = build_channel_configs(
+        MODERN, ChannelFlags(da_type=DAType.BLOBS, target_num_frames=6), now=NOW
+    ).default
     assert (d.max_frame_size, d.use_blobs, d.target_output_size, d.max_frames_per_tx) == (
         130_043,
         True,
@@ -74,7 +77,7 @@ def test_blob_config_uses_the_blob_frame_and_many_frames_per_tx():
 def test_auto_starts_on_blobs_with_a_hard_coded_120000_byte_calldata_alternative():
     """Auto: blob default + calldata config with frame 120000 (ignoring max-l1-tx-size) and 1 frame."""
     cfgs = build_channel_configs(
-        MODERN, da_type="auto", now=NOW, target_num_frames=5, max_l1_tx_size_bytes=50_000
+        MODERN, ChannelFlags(da_type="auto", target_num_frames=5, max_l1_tx_size_bytes=50_000), now=NOW
     )
     assert cfgs.default.use_blobs and cfgs.is_auto
     assert cfgs.calldata is not None
@@ -89,10 +92,15 @@ def test_auto_starts_on_blobs_with_a_hard_coded_120000_byte_calldata_alternative
 def test_channel_timeout_is_granite_50_once_granite_is_scheduled():
     """Scheduled in the far future still counts (Go quirk)."""
     assert (
-        build_channel_configs(rollup(granite=NOW * 2), da_type="calldata", now=NOW).default.channel_timeout
+        build_channel_configs(
+            rollup(granite=NOW * 2), ChannelFlags(da_type="calldata"), now=NOW
+        ).default.channel_timeout
         == 50
     )
-    assert build_channel_configs(rollup(), da_type="calldata", now=NOW).default.channel_timeout == 300
+    assert (
+        build_channel_configs(rollup(), ChannelFlags(da_type="calldata"), now=NOW).default.channel_timeout
+        == 300
+    )
 
 
 @pytest.mark.parametrize(
@@ -123,19 +131,20 @@ def test_channel_timeout_is_granite_50_once_granite_is_scheduled():
 def test_startup_checks_use_go_messages(kwargs, message):
     """Every startup error names the problem as Go does."""
     r = kwargs.pop("rollup_", MODERN)
+    alt_da = kwargs.pop("alt_da", False)
     with pytest.raises(ChannelConfigError) as exc:
-        build_channel_configs(r, now=NOW, **kwargs)
+        build_channel_configs(r, ChannelFlags(**kwargs), now=NOW, alt_da=alt_da)
     assert str(exc.value) == message
 
 
 def test_unknown_da_type_is_rejected():
     """Only calldata, blobs and auto exist."""
     with pytest.raises(ValueError):
-        build_channel_configs(MODERN, da_type="celestia", now=NOW)
+        build_channel_configs(MODERN, ChannelFlags(da_type="celestia"), now=NOW)
 
 
 def configs(n: int = 1):
-    return build_channel_configs(MODERN, da_type="auto", now=NOW, target_num_frames=n)
+    return build_channel_configs(MODERN, ChannelFlags(da_type="auto", target_num_frames=n), now=NOW)
 
 
 def test_cheap_blob_gas_chooses_blobs():
@@ -209,7 +218,7 @@ def test_selector_keeps_the_last_choice_without_prices_and_forces_blobs_while_th
 
 def test_selector_is_fixed_outside_auto():
     """calldata/blobs never switch."""
-    sel = DAConfigSelector(build_channel_configs(MODERN, da_type="calldata", now=NOW))
+    sel = DAConfigSelector(build_channel_configs(MODERN, ChannelFlags(da_type="calldata"), now=NOW))
     c = sel.channel_config(GasPriceCaps(0, GWEI, 1))
     assert not c.config.use_blobs and c.reason is DAChoiceReason.FIXED and not sel.is_auto
 
@@ -217,14 +226,10 @@ def test_selector_is_fixed_outside_auto():
 def test_channel_out_config_carries_the_compressor_target():
     """The H3 ChannelOutConfig gets the computed target output size."""
     pytest.importorskip("common.derive.channel_out")
-    cfg: ChannelConfig = build_channel_configs(
-        MODERN,
-        da_type="blobs",
-        now=NOW,
-        target_num_frames=3,
-        compressor="ratio",
-        compression_algo="brotli-10",
-    ).default
+    flags = ChannelFlags(
+        da_type="blobs", target_num_frames=3, compressor="ratio", compression_algo="brotli-10"
+    )
+    cfg: ChannelConfig = build_channel_configs(MODERN, flags, now=NOW).default
     out = cfg.channel_out_config()
     assert (out.target_output_size, out.compressor, out.compression_algo) == (
         3 * 130_020,

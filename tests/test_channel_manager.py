@@ -15,14 +15,14 @@ from hypothesis import strategies as st
 
 from batcher.channel import CloseReason, ConfirmOutcome
 from batcher.channel_config import ChannelConfig, ChannelConfigs, DAConfigSelector, DAType, GasPriceCaps
-from batcher.channel_manager import (
+from batcher.channel_manager import ChannelManager, block_number_at
+from batcher.manager_events import (
     Blocked,
     BlocksAdded,
     BlockTooLarge,
     ChannelClosed,
     ChannelDropped,
     ChannelFullySubmitted,
-    ChannelManager,
     ChannelOnL1,
     ChannelOpened,
     ChannelTimedOut,
@@ -32,7 +32,6 @@ from batcher.channel_manager import (
     ReorgDetected,
     SeqWindowExpired,
     UnknownTx,
-    block_number_at,
 )
 from batcher.sync_actions import SyncActions, compute_sync_actions
 from common.derive.block_ref import BlockID, L1BlockRef, L2BlockRef
@@ -669,3 +668,32 @@ def test_real_channel_timed_out_on_chain_is_rebuilt_and_decodes_to_the_same_bloc
     assert {t.id.channel_id for t in rebuilt}.isdisjoint({t.id.channel_id for t in first})
     batches = [b for bs in decode_posted(rebuilt).values() for b in bs]
     assert [b.timestamp for b in batches] == [blk.timestamp for blk in blocks]
+
+
+def test_pending_da_sum_is_kept_through_every_queue_and_cursor_change():
+    """The O(1) pending DA sum matches a fresh sum after adds, channel fills, a requeue, a prune and a clear.
+
+    Block estimates differ (300 + number), so a block counted twice or missed changes the sum.
+    """
+    cfg = calldata_config(target_num_frames=2, channel_timeout=50)
+    m, _ = manager(cfg)
+
+    def fresh() -> int:
+        return sum(b.da_size_estimate for b in m.blocks[m.block_cursor :])
+
+    blocks = [replace(b, da_size_estimate=300 + b.number) for b in make_chain(13)]
+    assert m.pending_da_bytes == 0  # first read: tracking starts on the empty queue
+    load(m, blocks)
+    assert m.pending_da_bytes == fresh() == sum(300 + n for n in range(1, 14))
+    txs = drain(m)
+    assert m.pending_da_bytes == fresh() and m.block_cursor > 0
+    m.tx_confirmed(txs[0].id, head(100))
+    m.tx_confirmed(txs[1].id, head(150))  # timed out on chain: its blocks go back behind the cursor
+    assert m.block_cursor == 0 and m.pending_da_bytes == fresh() == sum(300 + n for n in range(1, 14))
+    m.prune_safe_blocks(4)  # pending blocks pruned as safe leave the sum
+    assert m.pending_da_bytes == fresh() == sum(300 + n for n in range(5, 14))
+    drain(m, l1=151)
+    m.prune_safe_blocks(2)
+    assert m.pending_da_bytes == fresh()
+    m.clear(head(1))
+    assert m.pending_da_bytes == 0

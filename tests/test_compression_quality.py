@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from batcher.bench_workload import bench_rollup_config, kona_blocks
 from batcher.channel_config import ChannelConfig, ChannelConfigs, DAConfigSelector, DAType
-from batcher.channel_manager import ChannelClosed, ChannelManager
+from batcher.channel_manager import ChannelManager
 from batcher.compression_quality import (
     BACKLOG_Q10,
     AdaptiveQuality,
@@ -23,6 +23,7 @@ from batcher.compression_quality import (
     algo_quality,
     choose_quality,
 )
+from batcher.manager_events import ChannelClosed
 from common.derive.block_ref import BlockID
 
 loads = st.one_of(st.none(), st.floats(0, 10))
@@ -92,7 +93,7 @@ def test_manager_compresses_at_11_when_keeping_up_and_falls_back_with_the_backlo
 def test_flags_env_and_bad_values_name_the_flag():
     """--blob-sharing / --adaptive-compression: off by default, set by flag or OP_BATCHER_* env,
     bad values rejected with the flag's name."""
-    from batcher.flags import parse_batcher_args
+    from batcher.batcher_config import parse_batcher_args
     from common.service.flags import ConfigError
 
     base = ["--l1-eth-rpc=http://l1", "--l2-eth-rpc=http://l2", "--rollup-rpc=http://rn"]

@@ -35,3 +35,24 @@ def test_core_source_reads_no_clock():
         if CLOCK_CALLS.search(line)
     ]
     assert offenders == []
+
+
+EDGE_ONLY = re.compile(
+    r"^\s*(import threading|from threading )|\bglobal \w|\bLock\(|\.read_text\(|\.read_bytes\(|\bopen\(|"
+    r"ckzg\.load_trusted_setup"
+)
+"""Locks, process-global state, file reads and the KZG set-up load belong at the I/O edge, not in the core."""
+
+
+def test_core_source_reads_no_files_and_holds_no_process_global_state():
+    """common/derive takes what it needs (e.g. the KZG trusted set-up) as arguments: no file reads, no locks.
+
+    The set-up file read and its per-process cache live in common/txmgr/kzg_setup.py.
+    """
+    offenders = [
+        f"{p.name}:{i}: {line.strip()}"
+        for p in CORE.glob("*.py")
+        for i, line in enumerate(p.read_text().splitlines(), 1)
+        if EDGE_ONLY.search(line)
+    ]
+    assert offenders == []

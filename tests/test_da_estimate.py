@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from batcher.bench_workload import TxFactory, bench_rollup_config, synthetic_blocks
-from batcher.channel_config import DAConfigSelector, build_channel_configs
+from batcher.channel_config import ChannelFlags, DAConfigSelector, build_channel_configs
 from batcher.channel_manager import ChannelManager
 from batcher.da_estimate import unsafe_da_bytes
 from batcher.throttle import ControllerType, ThrottleConfig, ThrottleController
@@ -36,7 +36,9 @@ class _QueuedChannel:
 
 def test_without_saturation_it_equals_the_channel_managers_exact_value(factory: TxFactory) -> None:
     rollup = bench_rollup_config()
-    mgr = ChannelManager(rollup, DAConfigSelector(build_channel_configs(rollup, da_type="blobs", now=0)))
+    mgr = ChannelManager(
+        rollup, DAConfigSelector(build_channel_configs(rollup, ChannelFlags(da_type="blobs"), now=0))
+    )
     blocks = _fresh(factory, 12)
     floors = sum(b.da_size_floor for b in blocks)
     for b in blocks:

@@ -378,6 +378,7 @@ def test_unreadable_file_and_unreachable_node_exit_1(
 def l1_with_batches() -> Iterator[dict[str, Any]]:
     """An anvil L1 holding a calldata batcher tx (magi span batch) and a blob tx (hildr blob9)."""
     from common.derive import kzg
+    from common.txmgr.kzg_setup import load_trusted_setup
     from devnet.anvil import DEV_MNEMONIC, rpc_call, start_anvil
 
     Account.enable_unaudited_hdwallet_features()
@@ -402,7 +403,7 @@ def l1_with_batches() -> Iterator[dict[str, Any]]:
             "eth_sendRawTransaction", ["0x" + bytes(acct.sign_transaction(tx).raw_transaction).hex()]
         )
         blob = bytes.fromhex(BLOB9.read_text().strip()[2:])
-        side = kzg.blob_sidecar_data(blob, cell_proofs=False)
+        side = kzg.blob_sidecar_data(blob, load_trusted_setup(), cell_proofs=False)
         raw = _signed_blob_tx(
             [blob],
             sidecar=True,

@@ -18,7 +18,7 @@ from devnet.contracts import (
     send,
 )
 from devnet.genesis import BATCH_INBOX_ADDRESS, L1_CHAIN_ID, L2_CHAIN_ID
-from devnet.rollup_node import fetch_output
+from devnet.output_root import fetch_output
 
 pytestmark = pytest.mark.integration
 

@@ -6,6 +6,7 @@ import pytest
 
 from common.derive.frame import Frame, encode_tx_data
 from devnet.anvil import rpc_call
+from devnet.deriver import Deriver
 from devnet.pytest_plugin import (
     batch_tx_data,
     batch_up_to_head,
@@ -14,7 +15,6 @@ from devnet.pytest_plugin import (
     post_blobs,
     post_calldata,
 )
-from devnet.rollup_node import Deriver
 
 pytestmark = pytest.mark.integration
 

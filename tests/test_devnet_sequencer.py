@@ -11,7 +11,7 @@ from common.derive.l1_info import L1InfoLayout, parse_l1_info
 from devnet.anvil import rpc_call
 from devnet.contracts import Abi, eth_call
 from devnet.genesis import L1_BLOCK_ADDRESS, L1_INFO_DEPOSITOR_ADDRESS
-from devnet.rollup_node import fetch_output
+from devnet.output_root import fetch_output
 
 pytestmark = pytest.mark.integration
 

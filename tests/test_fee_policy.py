@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from batcher.batcher_config import parse_batcher_args
 from batcher.fee_gate import FeeGate
 from batcher.fee_policy import (
     FeeDecision,
@@ -23,7 +24,6 @@ from batcher.fee_policy import (
     Verdict,
     pending_work,
 )
-from batcher.flags import parse_batcher_args
 from batcher.metrics import new_batcher_metrics
 from batcher.throttle import ControllerType, ThrottleConfig, ThrottleController, ThrottleError
 from common.derive.block_ref import BlockID
@@ -367,7 +367,7 @@ def test_a_head_first_seen_with_nothing_waiting_is_judged_again_once_blocks_arri
 
 async def test_the_driver_holds_tx_data_back_during_a_spike_but_a_flush_is_never_held():
     """With ``fee_aware`` on, publish_step queues nothing while the L1 base fee spikes; admin flush does."""
-    from batcher.channel_config import DAConfigSelector, build_channel_configs
+    from batcher.channel_config import ChannelFlags, DAConfigSelector, build_channel_configs
     from batcher.channel_manager import ChannelManager
     from batcher.driver import BatchDriver, DriverConfig
     from tests.test_batcher_driver import ROLLUP, FakeChain, FakeL1, FakeL2, FakeTxMgr, l1_ref, queued
@@ -382,7 +382,7 @@ async def test_the_driver_holds_tx_data_back_during_a_spike_but_a_flush_is_never
 
     chain = FakeChain()
     configs = build_channel_configs(
-        ROLLUP, da_type="calldata", now=0, max_channel_duration=1, sub_safety_margin=4
+        ROLLUP, ChannelFlags(da_type="calldata", max_channel_duration=1, sub_safety_margin=4), now=0
     )
     l1 = SpikyL1(chain)
     fee_cfg = FeePolicyConfig(enabled=True, short_window=1, long_window=8, max_delay=600.0)

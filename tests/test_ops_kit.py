@@ -25,7 +25,8 @@ from typing import Any
 import pytest
 import yaml
 
-from batcher.flags import batcher_table, build_batcher_config
+from batcher.batcher_config import build_batcher_config
+from batcher.flags import batcher_table
 from common.service.rpc_server import RpcServer
 from docs import gen_dashboard
 from docs.catalogue import all_series, batcher_series, proposer_series
@@ -492,7 +493,7 @@ def test_compose_command_parses_through_the_flag_table(compose, env_example, ser
     if service == "op-batcher":
         cfg = build_batcher_config(parsed)
         assert cfg.l2_eth_rpc == ("http://op-geth:8545",)
-        assert cfg.poll_interval == 1.0 and cfg.max_channel_duration == 1  # tutorial values, from env
+        assert cfg.poll_interval == 1.0 and cfg.channel.max_channel_duration == 1  # tutorial values, from env
     else:
         pcfg = build_proposer_config(parsed)
         assert pcfg.rollup_rpc == "http://op-node:8547"

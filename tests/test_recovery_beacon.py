@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from batcher.flags import parse_batcher_args
+from batcher.batcher_config import parse_batcher_args
 from batcher.recovery import BlobTxRef, RecoveryBlobs, channels_on_l1
 from batcher.service import BatcherL1Client, BatcherService
 from common.derive.batch import rlp_string

@@ -17,6 +17,7 @@ from common.derive import kzg
 from common.rpc.errors import ExecutionRevertedError, RpcDecodeError
 from common.rpc.eth import ERROR_STRING_SELECTOR, EthClient, decode_revert_reason
 from common.rpc.types import FeeHistory, Header, Receipt
+from common.txmgr.kzg_setup import load_trusted_setup
 from common.txmgr.signer import LocalSigner
 from devnet.anvil import DEV_MNEMONIC, AnvilNode, start_anvil
 
@@ -193,8 +194,9 @@ async def test_get_proof_sends_full_word_keys(anvil):
 async def test_blob_transactions_report_blob_gas_and_their_blobs(anvil):
     """A type-3 tx (signed without sidecar by LocalSigner, wrapped here) has blob receipt fields and blobs."""
     blob = b"\x00" + b"\x07" * 31 + b"\x00" * (131072 - 32)
-    commitment = kzg.blob_to_commitment(blob)  # the first use loads the trusted setup (seconds)
-    proof = kzg.compute_blob_proof(blob, commitment)
+    setup = load_trusted_setup()  # seconds, once per process
+    commitment = kzg.blob_to_commitment(blob, setup)
+    proof = kzg.compute_blob_proof(blob, commitment, setup)
     versioned_hash = kzg.versioned_hash(commitment)
     signer = LocalSigner.from_mnemonic(DEV_MNEMONIC, "m/44'/60'/0'/0/0", CHAIN_ID)
     # anvil loads its own trusted setup on the first blob tx: allow for a busy machine.

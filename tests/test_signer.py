@@ -486,7 +486,8 @@ async def test_service_shutdown_closes_the_remote_signer_session(pki, op_signer,
     Unit level: setup needs an L1 and a rollup node, so the signer and tx manager it would build are built
     here with the same calls (``from_config`` on the parsed signer config, ``TxManager``) and assigned.
     """
-    from batcher.flags import batcher_table, build_batcher_config
+    from batcher.batcher_config import build_batcher_config
+    from batcher.flags import batcher_table
     from batcher.service import BatcherService
     from common.txmgr.txmgr import TxManager
     from proposer.flags import build_proposer_config, proposer_table

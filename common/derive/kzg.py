@@ -1,20 +1,16 @@
 """KZG commitments and proofs for blobs (EIP-4844, and EIP-7594 cell proofs for PeerDAS).
 
-Thin typed wrappers over ``ckzg`` (the C library). The only I/O in the protocol core lives here:
-the Ethereum KZG ceremony's trusted setup is read once per process, lazily, from the copy that
-eth-account ships (about 4 s of work, so it is never done at import time). The file is located
-without importing eth_account, which would pull networking modules into the core.
+Thin typed wrappers over ``ckzg`` (the C library). Pure: every call takes the loaded trusted set-up
+(:data:`TrustedSetup`) as an argument. Reading the set-up file and caching it per process, with its
+lock, is I/O and lives at the edge, in :mod:`common.txmgr.kzg_setup`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import ckzg
 
@@ -27,42 +23,12 @@ CELLS_PER_EXT_BLOB = 128
 BYTES_PER_CELL = 2048
 VERSIONED_HASH_VERSION_KZG = 0x01
 """EIP-4844: first byte of a blob versioned hash."""
-TRUSTED_SETUP_RELATIVE_PATH = ("typed_transactions", "blob_transactions", "kzg_trusted_setup.txt")
-"""Where eth-account keeps the mainnet trusted setup (eth_account.typed_transactions.base.TRUSTED_SETUP)."""
-DEFAULT_PRECOMPUTE = 0
-"""ckzg ``precompute`` argument: 0 loads fastest; larger values speed up cell proofs at load cost."""
+TrustedSetup: TypeAlias = Any
+"""A loaded ``ckzg.KZGSettings`` (ckzg ships no type stubs)."""
 
 
 class KzgError(ValueError):
     """A KZG operation failed (bad blob, commitment or proof length, or trusted setup missing)."""
-
-
-_lock = threading.Lock()
-_settings: Any = None
-
-
-def default_trusted_setup_path() -> Path:
-    """Path of eth-account's trusted setup file, found without importing eth_account."""
-    spec = importlib.util.find_spec("eth_account")
-    if spec is None or not spec.submodule_search_locations:
-        raise KzgError("trusted setup: the eth_account package is not installed")
-    path = Path(next(iter(spec.submodule_search_locations))).joinpath(*TRUSTED_SETUP_RELATIVE_PATH)
-    if not path.is_file():
-        raise KzgError(f"trusted setup: {path} does not exist")
-    return path
-
-
-def load_trusted_setup(path: str | Path | None = None, precompute: int = DEFAULT_PRECOMPUTE) -> Any:
-    """Load the trusted setup once per process (thread-safe); later calls return the same one."""
-    global _settings
-    with _lock:
-        if _settings is None:
-            source = Path(path) if path is not None else default_trusted_setup_path()
-            try:
-                _settings = ckzg.load_trusted_setup(str(source), precompute)
-            except (RuntimeError, ValueError) as exc:
-                raise KzgError(f"trusted setup {source}: {exc}") from exc
-        return _settings
 
 
 def _check_blob(blob: bytes) -> None:
@@ -75,40 +41,40 @@ def _check_len(value: bytes, expected: int, what: str) -> None:
         raise KzgError(f"{what} must be {expected} bytes, got {len(value)}")
 
 
-def _ckzg(fn: Any, what: str, *args: Any) -> Any:
-    """Call ckzg, turning its exceptions into KzgError that names the operation."""
+def _ckzg(fn: Any, what: str, setup: TrustedSetup, *args: Any) -> Any:
+    """Call ckzg with the set-up, turning its exceptions into KzgError that names the operation."""
     try:
-        return fn(*args, load_trusted_setup())
+        return fn(*args, setup)
     except (RuntimeError, ValueError, TypeError) as exc:
         raise KzgError(f"{what}: {exc}") from exc
 
 
-def blob_to_commitment(blob: bytes) -> bytes:
+def blob_to_commitment(blob: bytes, setup: TrustedSetup) -> bytes:
     """The 48-byte KZG commitment of a blob."""
     _check_blob(blob)
-    commitment: bytes = _ckzg(ckzg.blob_to_kzg_commitment, "blob to commitment", blob)
+    commitment: bytes = _ckzg(ckzg.blob_to_kzg_commitment, "blob to commitment", setup, blob)
     return commitment
 
 
-def compute_blob_proof(blob: bytes, commitment: bytes) -> bytes:
+def compute_blob_proof(blob: bytes, commitment: bytes, setup: TrustedSetup) -> bytes:
     """EIP-4844 blob proof (one per blob, used in the pre-PeerDAS sidecar)."""
     _check_blob(blob)
     _check_len(commitment, BYTES_PER_COMMITMENT, "commitment")
-    proof: bytes = _ckzg(ckzg.compute_blob_kzg_proof, "compute blob proof", blob, commitment)
+    proof: bytes = _ckzg(ckzg.compute_blob_kzg_proof, "compute blob proof", setup, blob, commitment)
     return proof
 
 
-def compute_cell_proofs(blob: bytes) -> list[bytes]:
+def compute_cell_proofs(blob: bytes, setup: TrustedSetup) -> list[bytes]:
     """EIP-7594 cell proofs (128 per blob) as carried by blob txs from Osaka (wrapper version 1)."""
     _check_blob(blob)
-    _cells, proofs = _ckzg(ckzg.compute_cells_and_kzg_proofs, "compute cell proofs", blob)
+    _cells, proofs = _ckzg(ckzg.compute_cells_and_kzg_proofs, "compute cell proofs", setup, blob)
     return [bytes(p) for p in proofs]
 
 
-def compute_cells_and_proofs(blob: bytes) -> tuple[list[bytes], list[bytes]]:
+def compute_cells_and_proofs(blob: bytes, setup: TrustedSetup) -> tuple[list[bytes], list[bytes]]:
     """EIP-7594 cells (128 × 2048 bytes) and their proofs."""
     _check_blob(blob)
-    cells, proofs = _ckzg(ckzg.compute_cells_and_kzg_proofs, "compute cells and proofs", blob)
+    cells, proofs = _ckzg(ckzg.compute_cells_and_kzg_proofs, "compute cells and proofs", setup, blob)
     return [bytes(c) for c in cells], [bytes(p) for p in proofs]
 
 
@@ -118,16 +84,16 @@ def versioned_hash(commitment: bytes) -> bytes:
     return bytes([VERSIONED_HASH_VERSION_KZG]) + hashlib.sha256(commitment).digest()[1:]
 
 
-def verify_blob_proof(blob: bytes, commitment: bytes, proof: bytes) -> bool:
+def verify_blob_proof(blob: bytes, commitment: bytes, proof: bytes, setup: TrustedSetup) -> bool:
     """Whether ``proof`` shows ``blob`` matches ``commitment``; malformed inputs raise KzgError."""
     _check_blob(blob)
     _check_len(commitment, BYTES_PER_COMMITMENT, "commitment")
     _check_len(proof, BYTES_PER_PROOF, "proof")
-    ok: bool = _ckzg(ckzg.verify_blob_kzg_proof, "verify blob proof", blob, commitment, proof)
+    ok: bool = _ckzg(ckzg.verify_blob_kzg_proof, "verify blob proof", setup, blob, commitment, proof)
     return ok
 
 
-def verify_cell_proofs(blob: bytes, commitment: bytes, proofs: Sequence[bytes]) -> bool:
+def verify_cell_proofs(blob: bytes, commitment: bytes, proofs: Sequence[bytes], setup: TrustedSetup) -> bool:
     """Whether all 128 cell proofs of ``blob`` verify against ``commitment``."""
     _check_len(commitment, BYTES_PER_COMMITMENT, "commitment")
     if len(proofs) != CELLS_PER_EXT_BLOB:
@@ -135,10 +101,11 @@ def verify_cell_proofs(blob: bytes, commitment: bytes, proofs: Sequence[bytes]) 
     for i, p in enumerate(proofs):
         _check_len(p, BYTES_PER_PROOF, f"cell proof {i}")
     _check_blob(blob)
-    cells = _ckzg(ckzg.compute_cells, "compute cells", blob)
+    cells = _ckzg(ckzg.compute_cells, "compute cells", setup, blob)
     ok: bool = _ckzg(
         ckzg.verify_cell_kzg_proof_batch,
         "verify cell proofs",
+        setup,
         [commitment] * CELLS_PER_EXT_BLOB,
         list(range(CELLS_PER_EXT_BLOB)),
         cells,
@@ -158,8 +125,12 @@ class BlobSidecarData:
     versioned_hash: bytes
 
 
-def blob_sidecar_data(blob: bytes, *, cell_proofs: bool) -> BlobSidecarData:
+def blob_sidecar_data(blob: bytes, setup: TrustedSetup, *, cell_proofs: bool) -> BlobSidecarData:
     """Commitment, proof(s) and versioned hash for one blob (cell proofs for Osaka+ L1s)."""
-    commitment = blob_to_commitment(blob)
-    proofs = tuple(compute_cell_proofs(blob)) if cell_proofs else (compute_blob_proof(blob, commitment),)
+    commitment = blob_to_commitment(blob, setup)
+    proofs = (
+        tuple(compute_cell_proofs(blob, setup))
+        if cell_proofs
+        else (compute_blob_proof(blob, commitment, setup),)
+    )
     return BlobSidecarData(blob, commitment, proofs, versioned_hash(commitment))

@@ -6,10 +6,8 @@ Only what the batcher, the proposer, the decoder and the devnet need; unknown ke
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from common.derive.block_ref import BlockID, hex_to_bytes, json_uint
@@ -177,13 +175,6 @@ class RollupConfig:
             )
         except KeyError as exc:
             raise ValueError(f"rollup config: missing field {exc.args[0]!r}") from None
-
-    @classmethod
-    def load(cls, path: str | Path) -> RollupConfig:
-        try:
-            return cls.from_json(json.loads(Path(path).read_text()))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ValueError(f"rollup config {path}: {exc}") from exc
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -7,13 +7,13 @@ A JSON-RPC error response is an answer, never retried; ``eth_sendRawTransaction`
 caller passes ``retry=True``, because a resend after a lost reply may hit "already known"/"nonce too low"
 and the transaction manager wants to see the first outcome.
 
-Every aiohttp/asyncio failure is converted into ``common.rpc.errors`` here and nowhere else.
+Every aiohttp/asyncio failure is converted into ``common.rpc.errors`` here and nowhere else (what a reply
+or a transport failure means is read by :mod:`common.rpc.reply`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import itertools
 import json
 import random
@@ -39,6 +39,7 @@ from common.rpc.errors import (
     redact_url,
 )
 from common.rpc.limits import DEFAULT_MAX_RESPONSE_BYTES as DEFAULT_MAX_RESPONSE_BYTES
+from common.rpc.reply import describe_failure, is_jsonrpc_error, parse_retry_after, response_error
 from common.service.log import get_logger
 
 log = get_logger(__name__)
@@ -285,7 +286,7 @@ class RpcClient:
         """Return ``result`` or raise the JSON-RPC error object as ``RpcResponseError``."""
         error = reply.get("error")
         if error is not None:
-            raise _response_error(error, self.endpoint, method)
+            raise response_error(error, self.endpoint, method)
         if "result" not in reply:
             raise RpcDecodeError(
                 "response has neither result nor error", endpoint=self.endpoint, method=method
@@ -324,7 +325,7 @@ class RpcClient:
             raise
         seconds = time.monotonic() - started
         if isinstance(reply, dict) and isinstance(reply.get("error"), dict):
-            self._record(metric_method, seconds, _response_error(reply["error"], self.endpoint, method))
+            self._record(metric_method, seconds, response_error(reply["error"], self.endpoint, method))
         else:
             self._record(metric_method, seconds, None)
         return reply, seconds
@@ -345,7 +346,7 @@ class RpcClient:
         except aiohttp.ClientResponseError as exc:
             raise RpcHttpError(exc.status, exc.message, endpoint=self.endpoint, method=method) from None
         except (aiohttp.ClientError, OSError) as exc:
-            raise RpcConnectionError(_describe(exc), endpoint=self.endpoint, method=method) from None
+            raise RpcConnectionError(describe_failure(exc), endpoint=self.endpoint, method=method) from None
         reply: Any
         try:
             reply = json.loads(raw)  # from bytes: no second, decoded copy of a large body
@@ -355,7 +356,7 @@ class RpcClient:
         del raw
         # Some providers send JSON-RPC errors with a 4xx/5xx status: keep them as answers, except for the
         # statuses that mean "try again later".
-        if status // 100 == 2 or (_is_jsonrpc_error(reply) and status not in RETRYABLE_HTTP_STATUSES):
+        if status // 100 == 2 or (is_jsonrpc_error(reply) and status not in RETRYABLE_HTTP_STATUSES):
             if reply is None:
                 raise RpcDecodeError(
                     f"invalid JSON in response: {text.strip()[:200]!r}", endpoint=self.endpoint, method=method
@@ -385,7 +386,9 @@ class RpcClient:
             except aiohttp.WSServerHandshakeError as exc:
                 raise RpcHttpError(exc.status, exc.message, endpoint=self.endpoint, method=method) from None
             except (aiohttp.ClientError, OSError) as exc:
-                raise RpcConnectionError(_describe(exc), endpoint=self.endpoint, method=method) from None
+                raise RpcConnectionError(
+                    describe_failure(exc), endpoint=self.endpoint, method=method
+                ) from None
             self._ws = ws
             self._ws_reader = asyncio.get_running_loop().create_task(self._ws_read(ws))
             return ws
@@ -400,7 +403,9 @@ class RpcClient:
             try:
                 await ws.send_str(json.dumps(body))
             except (aiohttp.ClientError, OSError, RuntimeError) as exc:
-                raise RpcConnectionError(_describe(exc), endpoint=self.endpoint, method=method) from None
+                raise RpcConnectionError(
+                    describe_failure(exc), endpoint=self.endpoint, method=method
+                ) from None
             replies = [await fut for fut in futures.values()]
         except RpcError as exc:  # re-label errors raised by the reader for this call's method
             if exc.method == "<pending>":
@@ -419,10 +424,10 @@ class RpcClient:
                 if msg.type == aiohttp.WSMsgType.TEXT or msg.type == aiohttp.WSMsgType.BINARY:
                     self._ws_dispatch(msg.data)
                 elif msg.type == aiohttp.WSMsgType.ERROR:
-                    reason = f"websocket error: {_describe(ws.exception())}"
+                    reason = f"websocket error: {describe_failure(ws.exception())}"
                     break
         except (aiohttp.ClientError, OSError) as exc:
-            reason = f"websocket dropped: {_describe(exc)}"
+            reason = f"websocket dropped: {describe_failure(exc)}"
         finally:
             if self._ws is ws:
                 self._ws = None
@@ -446,60 +451,6 @@ class RpcClient:
             if not fut.done():
                 fut.set_exception(err)
         self._pending.clear()
-
-
-def _is_jsonrpc_error(reply: Any) -> bool:
-    return isinstance(reply, dict) and isinstance(reply.get("error"), dict)
-
-
-def _response_error(error: Any, endpoint: str, method: str) -> RpcResponseError:
-    """Build ``RpcResponseError`` from a JSON-RPC error object, tolerating odd shapes."""
-    if not isinstance(error, dict):
-        return RpcResponseError(0, str(error), None, endpoint=endpoint, method=method)
-    code = error.get("code", 0)
-    return RpcResponseError(
-        code if isinstance(code, int) and not isinstance(code, bool) else 0,
-        str(error.get("message", "")),
-        error.get("data"),
-        endpoint=endpoint,
-        method=method,
-    )
-
-
-def _describe(exc: BaseException | None) -> str:
-    """A short description of a transport exception without the URL (which may hold secrets)."""
-    if exc is None:
-        return "unknown error"
-    if isinstance(exc, aiohttp.ClientSSLError):
-        return f"TLS error: {exc}"
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return f"cannot connect: {exc.os_error.strerror or exc.os_error}"
-    if isinstance(exc, aiohttp.InvalidURL):
-        return "invalid URL"
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return "server disconnected"
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return "response payload incomplete (connection dropped)"
-    if isinstance(exc, ssl_module.SSLError):
-        return f"TLS error: {exc.reason or exc}"
-    text = str(exc) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}"
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """``Retry-After`` in seconds: delay-seconds or an HTTP-date (RFC 9110 §10.2.3); junk -> None."""
-    if not value:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 async def within(aw: Awaitable[T], timeout: float, client: object, method: str) -> T:

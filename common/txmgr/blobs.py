@@ -7,7 +7,8 @@ A blob tx is signed without its sidecar; the sidecar only travels with ``eth_sen
 
 where ``tx_payload_body`` is the signed 14-field list. v1 carries 128 cell proofs per blob and is used
 once the L1 runs Osaka (``txmgr.cell-proof-time`` < now - 12 s). The tx hash is always the keccak of
-``0x03 ++ rlp(tx_payload_body)``. KZG math lives in ``common.derive.kzg``.
+``0x03 ++ rlp(tx_payload_body)``. KZG math lives in ``common.derive.kzg``, the trusted set-up it is
+given in ``common.txmgr.kzg_setup``.
 
 ``ckzg`` holds the GIL for a whole call (measured: 0.15 s per blob proof, 0.7 s per blob of cell
 proofs, 4 s for the trusted set-up), so a thread would still freeze the event loop: :func:`build_sidecar`
@@ -32,6 +33,7 @@ import rlp
 
 from common.derive import kzg
 from common.txmgr.config import CELL_PROOF_SAFETY_BUFFER, MAX_UINT64, OSAKA_TIMES
+from common.txmgr.kzg_setup import load_trusted_setup
 
 BLOB_TX_TYPE = 3
 CELL_PROOFS_PER_BLOB = 128
@@ -62,13 +64,14 @@ class BlobSidecar:
 
 def prove_blob(blob: bytes, *, cell_proofs: bool) -> tuple[bytes, tuple[bytes, ...]]:
     """One blob's commitment and proofs (128 cell proofs, or one blob proof); ValueError if invalid."""
-    commitment = bytes(kzg.blob_to_commitment(blob))
+    setup = load_trusted_setup()
+    commitment = bytes(kzg.blob_to_commitment(blob, setup))
     if cell_proofs:
-        cells = tuple(bytes(p) for p in kzg.compute_cell_proofs(blob))
+        cells = tuple(bytes(p) for p in kzg.compute_cell_proofs(blob, setup))
         if len(cells) != CELL_PROOFS_PER_BLOB:
             raise BlobTxError(f"expected {CELL_PROOFS_PER_BLOB} cell proofs, got {len(cells)}")
         return commitment, cells
-    return commitment, (bytes(kzg.compute_blob_proof(blob, commitment)),)
+    return commitment, (bytes(kzg.compute_blob_proof(blob, commitment, setup)),)
 
 
 def assemble_sidecar(
@@ -130,12 +133,12 @@ def _exit_with_parent(parent_pid: int) -> None:
 def _worker_init(parent_pid: int) -> None:
     """KZG worker start-up: watch the parent, then load the trusted set-up."""
     threading.Thread(target=_exit_with_parent, args=(parent_pid,), name="parent-watch", daemon=True).start()
-    kzg.load_trusted_setup(precompute=KZG_PRECOMPUTE)
+    load_trusted_setup(precompute=KZG_PRECOMPUTE)
 
 
 def _warm() -> None:
     """A no-op job (the initializer loaded the set-up) that makes the pool start a process."""
-    kzg.load_trusted_setup(precompute=KZG_PRECOMPUTE)
+    load_trusted_setup(precompute=KZG_PRECOMPUTE)
 
 
 def _kzg_worker() -> ProcessPoolExecutor:
