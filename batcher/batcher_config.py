@@ -2,7 +2,7 @@
 
 ``build_batcher_config(parsed)`` runs the required-flag check, reads every value of the parsed
 :func:`~batcher.flags.batcher_table` into a frozen :class:`BatcherConfig` (channel settings as one
-:class:`~batcher.channel_config.ChannelFlags`) and validates it like Go's ``CLIConfig.Check``; errors are
+:class:`~batcher.channels.config.ChannelFlags`) and validates it like Go's ``CLIConfig.Check``; errors are
 ``ConfigError("invalid CLI flags: ...")`` with Go's text. ``parse_batcher_args(argv, environ)`` does all of
 it from the command line. Durations are float seconds; ``cfg.unknown_env`` lists ``OP_BATCHER_*`` names to
 warn about.
@@ -14,9 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from batcher.channel_config import COMPRESSION_ALGOS, ChannelFlags
-from batcher.fee_flags import read_fee_aware_config
-from batcher.fee_policy import FeePolicyConfig, FeePolicyError
+from batcher.channels.config import COMPRESSION_ALGOS, ChannelFlags
 from batcher.flags import (
     DA_TYPES,
     DEFAULT_VERSION,
@@ -25,7 +23,15 @@ from batcher.flags import (
     MIN_RPC_RESPONSE_BYTES,
     batcher_table,
 )
-from batcher.throttle import CONTROLLER_TYPES, ControllerType, PIDConfig, ThrottleConfig, ThrottleError
+from batcher.publishing.fee_flags import read_fee_aware_config
+from batcher.publishing.fee_policy import FeePolicyConfig, FeePolicyError
+from batcher.throttling.controller import (
+    CONTROLLER_TYPES,
+    ControllerType,
+    PIDConfig,
+    ThrottleConfig,
+    ThrottleError,
+)
 from common.rpc.errors import redact_url
 from common.rpc.limits import DEFAULT_MAX_RESPONSE_BYTES
 from common.service.flags import (

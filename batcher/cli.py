@@ -1,5 +1,5 @@
 """``op-batcher`` entry point: the service and the ``decode``, ``bench`` (``--e2e``: the daemon's ingest
-path against a local chain, :mod:`batcher.bench_e2e`), ``shadow``, ``doc`` subcommands.
+path against a local chain, :mod:`batcher.bench.e2e`), ``shadow``, ``doc`` subcommands.
 
 Only the flag table is imported before the flags are parsed: ``--help``, ``--version`` and usage errors
 answer without loading the service (eth_account, aiohttp, ckzg, prometheus_client), which
@@ -20,19 +20,19 @@ if TYPE_CHECKING:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] == "decode":
-        from batcher.decode import main as decode_main
+        from batcher.decode.command import main as decode_main
 
         return decode_main(args[1:])
     if args[:1] == ["bench"] and "--e2e" in args:
-        from batcher.bench_e2e import main as bench_e2e_main
+        from batcher.bench.e2e import main as bench_e2e_main
 
         return bench_e2e_main(args[1:])
     if args and args[0] == "bench":
-        from batcher.bench import main as bench_main
+        from batcher.bench.channels import main as bench_main
 
         return bench_main(args[1:])
-    if args and args[0] == "shadow":  # op-batcher shadow (batcher/shadow.py)
-        from batcher.shadow import main as shadow_main
+    if args and args[0] == "shadow":  # op-batcher shadow (batcher/shadow/service.py)
+        from batcher.shadow.service import main as shadow_main
 
         return shadow_main(args[1:])
     return run_service(args)

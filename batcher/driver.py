@@ -1,6 +1,6 @@
 """The batcher driver: the async shell around the pure channel manager (op-batcher.md §4.1-§4.13).
 
-One task owns the :class:`~batcher.channel_manager.ChannelManager` (the *state* task). Everything else
+One task owns the :class:`~batcher.channels.manager.ChannelManager` (the *state* task). Everything else
 talks to it through queues of small messages:
 
 * the state task ticks every ``poll_interval``: sync status -> sync actions -> load blocks (fetched
@@ -13,13 +13,16 @@ talks to it through queues of small messages:
   task per endpoint (latest value wins; method-not-found-class errors shut the service down);
 * ``flush`` / ``stop`` arrive as messages too.
 
-The pieces live next door: :mod:`batcher.block_loader` (sync status -> sync actions -> L2 blocks into the
-manager, reorgs, recovery of channels already on L1; it runs in the state task), :mod:`batcher.publisher`
+The pieces live next door: :mod:`batcher.loading.block_loader` (sync status -> sync actions -> L2 blocks into
+the
+manager, reorgs, recovery of channels already on L1; it runs in the state task),
+:mod:`batcher.publishing.publisher`
 (tx data -> candidates; the compressing call runs in a worker thread so the RPC server stays responsive
-while a multi-blob channel is compressed), :mod:`batcher.channel_events` (manager events -> Go's logs and
-metrics, closed-channel verification), :mod:`batcher.throttling` (the throttle loop and endpoint calls),
+while a multi-blob channel is compressed), :mod:`batcher.channels.reporter` (manager events -> Go's logs and
+metrics, closed-channel verification), :mod:`batcher.throttling.loop` (the throttle loop and endpoint calls),
 :mod:`batcher.clients` (what the driver needs from the L1/L2/rollup clients and the tx manager),
-:mod:`batcher.altda` (with ``--altda.enabled``: each frame is put to the DA server before its commitment tx).
+:mod:`batcher.publishing.altda` (with ``--altda.enabled``: each frame is put to the DA server before its
+commitment tx).
 
 Better than Go: every closed channel is decoded back and compared with its blocks (a mismatch stops
 publishing with a CRIT log and ``channel_verify_failures_total``: posting it would only burn fees); after
@@ -42,19 +45,19 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from batcher.altda import AltDAPoster, DAResult
-from batcher.block_loader import BlockLoader
-from batcher.channel import TxData, TxID
-from batcher.channel_config import GasPriceCaps
-from batcher.channel_events import ChannelEventReporter
-from batcher.channel_manager import ChannelManager
+from batcher.channels.channel import TxData, TxID
+from batcher.channels.config import GasPriceCaps
+from batcher.channels.manager import ChannelManager
+from batcher.channels.reporter import ChannelEventReporter
 from batcher.clients import L1Like, L2Endpoints, TxManagerLike
 from batcher.driver_config import DriverConfig
-from batcher.fee_gate import FeeGate
+from batcher.loading.block_loader import BlockLoader
 from batcher.metrics import BatcherMetrics
-from batcher.publisher import TxDataRequest, altda_tx_candidate, next_tx_data, tx_candidate
-from batcher.throttle import ThrottleController, ThrottleParams
-from batcher.throttling import ThrottleCall, ThrottleLoop
+from batcher.publishing.altda import AltDAPoster, DAResult
+from batcher.publishing.fee_gate import FeeGate
+from batcher.publishing.publisher import TxDataRequest, altda_tx_candidate, next_tx_data, tx_candidate
+from batcher.throttling.controller import ThrottleController, ThrottleParams
+from batcher.throttling.loop import ThrottleCall, ThrottleLoop
 from common.derive.block_ref import BlockID
 from common.derive.rollup_config import RollupConfig
 from common.rpc.client import within
@@ -156,7 +159,7 @@ class BatchDriver:
         )
         self.events = ChannelEventReporter(manager, metrics, rollup)
         self.fee_gate: FeeGate | None = None
-        if cfg.fee_aware.enabled:  # fee-aware posting (batcher/fee_gate.py), our addition
+        if cfg.fee_aware.enabled:  # fee-aware posting (batcher/publishing/fee_gate.py), our addition
             self.fee_gate = FeeGate(
                 cfg.fee_aware, metrics=metrics.fee_aware, blob_base_fee=self._blob_base_fee
             )
@@ -328,7 +331,7 @@ class BatchDriver:
         return get.result() if get.done() and not get.cancelled() else None
 
     async def load_step(self) -> None:
-        """One tick of the block-loading loop (Go §4.2 steps 1-3); see :mod:`batcher.block_loader`."""
+        """One tick of the block-loading loop (Go §4.2 steps 1-3); see :mod:`batcher.loading.block_loader`."""
         await self.loader.load_step()
         self._record_pending_da()
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from batcher.fee_policy import FeePolicyConfig
-from batcher.throttle import ControllerType, PIDConfig, ThrottleConfig
+from batcher.publishing.fee_policy import FeePolicyConfig
+from batcher.throttling.controller import ControllerType, PIDConfig, ThrottleConfig
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,9 +13,9 @@ the last step inside the lifecycle setup, so the operator finally sees
 
 from __future__ import annotations
 
-from batcher.channel_config import COMPRESSION_ALGOS, COMPRESSORS
-from batcher.fee_flags import fee_aware_flags
-from batcher.throttle import CONTROLLER_TYPES, ThrottleConfig
+from batcher.channels.config import COMPRESSION_ALGOS, COMPRESSORS
+from batcher.publishing.fee_flags import fee_aware_flags
+from batcher.throttling.controller import CONTROLLER_TYPES, ThrottleConfig
 from common.rpc.limits import DEFAULT_MAX_RESPONSE_BYTES
 from common.service.flags import (
     SECOND,
@@ -500,7 +500,8 @@ def _addition_flags() -> tuple[Flag, ...]:
 
 
 def _throttle_fee_flags() -> tuple[Flag, ...]:
-    """The blob-fee input of the throttle controllers (Python addition, see ``batcher/throttle.py``)."""
+    """The blob-fee input of the throttle controllers (Python addition, see
+    ``batcher/throttling/controller.py``)."""
     return (
         Flag(
             "throttle.blob-fee-floor",

@@ -15,9 +15,9 @@ and buckets are kept as dashboards expect them. Additions (not in Go):
 * ``channel_verify_failures_total``: channels whose frames did not decode back to their blocks (not sent).
 * ``channels_recovered_total`` / ``blocks_recovered_total``: restart recovery from the batcher's own L1 txs.
 * ``altda_requests_total{method,result}``, ``altda_read_back_failures_total``, ``altda_requests_in_flight``:
-  Alt-DA server requests (:mod:`batcher.altda`).
+  Alt-DA server requests (:mod:`batcher.publishing.altda`).
 * ``fee_aware_*``: fee-aware posting (``--fee-aware.enabled``): decisions, deferred bytes, time deferred and
-  the fee saved estimate (:mod:`batcher.fee_gate`).
+  the fee saved estimate (:mod:`batcher.publishing.fee_gate`).
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from batcher.altda import AltDAMetrics
-from batcher.channel import CloseReason
-from batcher.fee_gate import FeeAwareMetrics
+from batcher.channels.channel import CloseReason
+from batcher.publishing.altda import AltDAMetrics
+from batcher.publishing.fee_gate import FeeAwareMetrics
 from common.derive.block_ref import BlockID
 from common.service.metrics import Factory, MetricDoc, RefMetrics, ServiceMetrics, new_registry
 from common.txmgr.metrics import TxMetrics
@@ -334,7 +334,7 @@ def metric_docs() -> list[MetricDoc]:
     RpcServerMetrics(m.factory)
     RpcClientMetrics(m.factory)
     BalancePoller(m.factory, "<address>", _no_balance)  # created by the service when metrics are on
-    from batcher.shadow_metrics import ShadowMetrics  # `op-batcher shadow` series (batcher/shadow.py)
+    from batcher.shadow.metrics import ShadowMetrics  # `op-batcher shadow` series (batcher/shadow/service.py)
 
     ShadowMetrics(m.factory)
     return list(m.factory.docs)

@@ -7,7 +7,8 @@ balance poller, metrics server, driver, JSON-RPC server (admin namespace with ``
 ``info``/``up``; then ``Starting batcher`` and, unless ``--stopped``, the driver. SIGINT/SIGTERM stop it
 gracefully (tx manager closed first, in-flight txs awaited); a second signal forces the stop.
 
-The L1 client is a :class:`BatcherL1Client`: restart recovery (``batcher.recovery.channels_on_l1``, called
+The L1 client is a :class:`BatcherL1Client`: restart recovery (``batcher.loading.recovery.channels_on_l1``,
+called
 by the driver with this client) reads the blobs of the batcher's own blob txs through its ``tx_blobs``:
 ``--l1-beacon`` (a Python addition) first, then ``anvil_getBlobsByTransactionHash``.
 """
@@ -18,16 +19,16 @@ import time
 from typing import Any
 
 from batcher.admin import register_admin
-from batcher.altda import AltDAPoster
 from batcher.batcher_config import BatcherConfig
-from batcher.channel_config import ChannelConfigError, DAConfigSelector, DAType, build_channel_configs
-from batcher.channel_manager import ChannelManager
+from batcher.channels.config import ChannelConfigError, DAConfigSelector, DAType, build_channel_configs
+from batcher.channels.manager import ChannelManager
 from batcher.driver import BatchDriver
 from batcher.driver_config import DriverConfig
 from batcher.flags import VERSION as VERSION
+from batcher.loading.recovery import BlobTxRef, RecoveryBlobs
 from batcher.metrics import BatcherMetrics, metric_docs, new_batcher_metrics
-from batcher.recovery import BlobTxRef, RecoveryBlobs
-from batcher.throttle import ControllerType, ThrottleError
+from batcher.publishing.altda import AltDAPoster
+from batcher.throttling.controller import ControllerType, ThrottleError
 from common.altda.client import DAClient
 from common.derive.rollup_config import RollupConfig
 from common.rpc.active import ActiveL2Provider, StaticL2Provider
@@ -59,7 +60,7 @@ class BatcherL1Client(EthClient):
     """The batcher's L1 client; also the blob source of restart recovery (``tx_blobs``).
 
     With ``beacon_url`` the blobs come from that beacon API, else (or when it fails) from the node's
-    ``anvil_getBlobsByTransactionHash``; see :class:`~batcher.recovery.RecoveryBlobs`.
+    ``anvil_getBlobsByTransactionHash``; see :class:`~batcher.loading.recovery.RecoveryBlobs`.
     """
 
     def __init__(
@@ -326,8 +327,8 @@ class BatcherService:
 
     def _additions(self, rollup: RollupConfig) -> dict[str, Any]:
         """Our channel-manager additions (blob sharing, adaptive compression), off unless flagged."""
-        from batcher.blob_sharing import BlobSharing
-        from batcher.compression_quality import AdaptiveQuality
+        from batcher.channels.blob_sharing import BlobSharing
+        from batcher.channels.compression_quality import AdaptiveQuality
 
         cfg = self.cfg
         out: dict[str, Any] = {}

@@ -95,7 +95,7 @@ SHADOW_NOTES: Mapping[str, str] = {
     "shadow.batcher-address": "Python addition (`op-batcher shadow` only): the batcher to compare with.",
     "shadow.report-path": "Python addition (`op-batcher shadow` only): written on exit (SIGINT/SIGTERM).",
 }
-"""``op-batcher shadow``'s own flags (batcher/shadow_flags.py); it also takes every op-batcher flag."""
+"""``op-batcher shadow``'s own flags (batcher/shadow/flags.py); it also takes every op-batcher flag."""
 
 PROPOSER_NOTES: Mapping[str, str] = {
     **COMMON_NOTES,
@@ -260,7 +260,7 @@ def _any_kind(family: str, expand: Callable[[str, str], tuple[str, ...]]) -> set
 def generated_blocks() -> dict[str, str]:
     """Block key -> Markdown body, from the live flag tables and metric catalogues."""
     from batcher.flags import batcher_table
-    from batcher.shadow_flags import shadow_only_table
+    from batcher.shadow.flags import shadow_only_table
     from docs.catalogue import batcher_series, proposer_series
     from proposer.flags import proposer_table
 

@@ -15,9 +15,9 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from batcher.altda import AltDAMetrics, AltDAPoster, DAResult
 from batcher.batcher_config import AltDAConfig
-from batcher.channel import TxData, TxID
+from batcher.channels.channel import TxData, TxID
+from batcher.publishing.altda import AltDAMetrics, AltDAPoster, DAResult
 from common.altda.client import DAClient, DADown, DAError, DANotFound
 from common.altda.commitment import (
     Commitment,
@@ -327,7 +327,7 @@ async def test_read_back_refuses_a_commitment_the_server_does_not_return(da_serv
 async def test_the_driver_puts_each_frame_and_queues_only_the_commitment_calldata(da_server, client_for):
     """publish_step hands the frame to the DA server; the candidate the sender gets is 0x01 ++ commitment,
     and what the server stored decodes back to exactly the loaded blocks."""
-    from batcher.channel_verify import decode_channel_blocks
+    from batcher.channels.verify import decode_channel_blocks
     from common.derive.frame import parse_frames
     from tests.test_batcher_driver import GENESIS_TIME, ROLLUP, FakeChain, make_driver, queued
 

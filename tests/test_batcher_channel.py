@@ -1,4 +1,4 @@
-"""batcher.channel: one channel's fullness, deadlines, frames out, rewinds and receipts.
+"""batcher.channels.channel: one channel's fullness, deadlines, frames out, rewinds and receipts.
 
 Most tests drive the channel with ``FakeChannelOut`` below rather than H3's real ChannelOut: a
 stand-in whose "compressed" size is exactly each block's DA estimate, so a test can say precisely
@@ -15,8 +15,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from batcher.channel import Channel, CloseReason, ConfirmOutcome, TxID
-from batcher.channel_config import ChannelConfig
+from batcher.channels.channel import Channel, CloseReason, ConfirmOutcome, TxID
+from batcher.channels.config import ChannelConfig
 from common.derive.block_ref import BlockID
 from common.derive.channel_out import AddResult, ChannelOutError, FullReason
 from common.derive.frame import FRAME_OVERHEAD, Frame, parse_frames

@@ -21,16 +21,16 @@ from typing import Any
 
 import pytest
 
-from batcher.channel import TxID
-from batcher.channel_config import ChannelFlags, DAConfigSelector, build_channel_configs
-from batcher.channel_manager import ChannelManager
-from batcher.channel_verify import decode_channel_blocks, verify_channel
+from batcher.channels.channel import TxID
+from batcher.channels.config import ChannelFlags, DAConfigSelector, build_channel_configs
+from batcher.channels.manager import ChannelManager
+from batcher.channels.verify import decode_channel_blocks, verify_channel
 from batcher.driver import BatchDriver, NotRunning, TxpoolState
 from batcher.driver_config import DriverConfig
+from batcher.loading.recovery import blocks_with_own_txs, channels_on_l1, find_recent_tx_block
 from batcher.metrics import new_batcher_metrics
-from batcher.publisher import calldata_floor_gas
-from batcher.recovery import blocks_with_own_txs, channels_on_l1, find_recent_tx_block
-from batcher.throttle import ControllerType, ThrottleConfig
+from batcher.publishing.publisher import calldata_floor_gas
+from batcher.throttling.controller import ControllerType, ThrottleConfig
 from common.derive.block_ref import BlockID, L1BlockRef, L2BlockRef
 from common.derive.frame import Frame, encode_tx_data, parse_frames
 from common.derive.l1_info import L1Info, L1InfoLayout
@@ -314,7 +314,7 @@ class SlowCloseOut:
 async def test_the_event_loop_keeps_running_while_a_channel_is_compressed():
     """publish_step runs the channel fill and compression in a worker thread: other tasks (the RPC
     server, receipts) are served throughout a 1 s compression."""
-    from batcher.channel_manager import _default_channel_out
+    from batcher.channels.manager import _default_channel_out
 
     def slow(cfg: Any, rollup: Any, cid: bytes) -> Any:
         return SlowCloseOut(_default_channel_out(cfg, rollup, cid), 1.0)

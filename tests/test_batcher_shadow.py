@@ -23,11 +23,11 @@ from typing import Any
 
 import pytest
 
-from batcher.decode_report import L2Params
-from batcher.decode_sources import SourceRecord, blob_record, calldata_record
-from batcher.shadow_flags import parse_shadow_args
-from batcher.shadow_incumbent import IncumbentTracker, IncumbentTx
-from batcher.shadow_report import (
+from batcher.decode.report import L2Params
+from batcher.decode.sources import SourceRecord, blob_record, calldata_record
+from batcher.shadow.flags import parse_shadow_args
+from batcher.shadow.incumbent import IncumbentTracker, IncumbentTx
+from batcher.shadow.report import (
     INCUMBENT,
     SHADOW,
     ChannelTally,
@@ -364,7 +364,7 @@ def test_a_jump_in_the_incumbents_blocks_is_reported_as_a_gap():
 
 def test_the_report_keeps_the_newest_channels_and_counts_them_all(monkeypatch):
     """Past the cap the channel list keeps the newest; totals and problem counts cover everything."""
-    from batcher import shadow_report
+    from batcher.shadow import report as shadow_report
 
     monkeypatch.setattr(shadow_report, "MAX_CHANNELS_KEPT", 2)
     r = ShadowReport(shadowed=b"\x11" * 20)
@@ -413,7 +413,7 @@ def test_a_report_path_in_a_missing_folder_is_refused_at_start(tmp_path):
 
 def test_a_missing_batcher_address_exits_non_zero(capsys):
     """The command itself fails at setup (Go's lifecycle message) instead of running without a target."""
-    from batcher.shadow import main
+    from batcher.shadow.service import main
 
     assert main(BASE_ARGV, {}) != 0
     out = capsys.readouterr()
@@ -432,7 +432,7 @@ def test_the_key_flags_are_accepted_and_only_named_as_ignored():
 
 def test_shadow_help_lists_the_batcher_flags_and_the_shadow_flags():
     """``op-batcher shadow --help`` shows both: the operator's command line is accepted as it is."""
-    from batcher.shadow_flags import shadow_table
+    from batcher.shadow.flags import shadow_table
 
     text = flag_help.help_text(shadow_table("v"))
     for name in ("--shadow.batcher-address", "--shadow.report-path", "--private-key", "--batch-type"):
@@ -442,8 +442,8 @@ def test_shadow_help_lists_the_batcher_flags_and_the_shadow_flags():
 
 def test_the_migration_guide_documents_the_shadow_flags_and_every_rpc_method_it_calls():
     """ "Trying it in shadow mode first" names each shadow flag, its env var and each read-only method."""
-    from batcher.shadow import READ_ONLY_METHODS
-    from batcher.shadow_flags import shadow_flags
+    from batcher.shadow.flags import shadow_flags
+    from batcher.shadow.service import READ_ONLY_METHODS
     from docs.gen_flags import DOCS_DIR
 
     text = (DOCS_DIR / "migration.md").read_text()

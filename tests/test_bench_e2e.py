@@ -2,13 +2,13 @@
 
 One real-vector case (the 143 OP Mainnet blocks of ``vectors/kona/batch.hex``) in a child process, as the
 command runs it: the local chain server, the daemon's driver, loader and RPC clients, real blob sidecars
-from the KZG worker processes (the tx manager is the bench's stand-in, see :mod:`batcher.bench_e2e`).
+from the KZG worker processes (the tx manager is the bench's stand-in, see :mod:`batcher.bench.e2e`).
 """
 
 from __future__ import annotations
 
-from batcher.bench_e2e import format_results, run_child
-from batcher.bench_workload import kona_blocks
+from batcher.bench.e2e import format_results, run_child
+from batcher.bench.workload import kona_blocks
 
 
 def test_the_vector_case_posts_every_block_and_times_every_stage() -> None:

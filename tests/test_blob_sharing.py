@@ -16,13 +16,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from batcher.bench_workload import bench_rollup_config, kona_blocks
-from batcher.blob_sharing import BlobSharing, BlobSharingError
-from batcher.channel import TxData
-from batcher.channel_config import ChannelConfig, ChannelConfigs, DAConfigSelector, DAType
-from batcher.channel_manager import ChannelManager
-from batcher.channel_verify import verify_channel
-from batcher.manager_events import ChannelFullySubmitted
+from batcher.bench.workload import bench_rollup_config, kona_blocks
+from batcher.channels.blob_sharing import BlobSharing, BlobSharingError
+from batcher.channels.channel import TxData
+from batcher.channels.config import ChannelConfig, ChannelConfigs, DAConfigSelector, DAType
+from batcher.channels.events import ChannelFullySubmitted
+from batcher.channels.manager import ChannelManager
+from batcher.channels.verify import verify_channel
 from common.derive.block_ref import BlockID
 from common.derive.channel_bank import BatcherTx, ChannelBank, ChannelBankRules, DropReason
 from common.derive.frame import FRAME_OVERHEAD, Frame, encode_tx_data, parse_frames
@@ -252,7 +252,7 @@ def test_op_batcher_decode_reads_shared_blobs_and_reports_a_misordered_one(block
     come back in order; swapping the two frames of a shared blob gets the older channel dropped."""
     import json
 
-    from batcher.decode import main
+    from batcher.decode.command import main
     from common.derive.blob import encode_blob
 
     txs = send_all(manager(rollup, BlobSharing(MAX_WAIT)), blocks[:50])

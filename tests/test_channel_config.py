@@ -1,4 +1,4 @@
-"""batcher.channel_config: startup configs per DA type, their checks, and the auto calldata/blob choice."""
+"""batcher.channels.config: startup configs per DA type, their checks, and the auto calldata/blob choice."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batcher.channel_config import (
+from batcher.channels.config import (
     ChannelConfig,
     ChannelConfigError,
     ChannelFlags,

@@ -1,4 +1,4 @@
-"""batcher.channel_manager: the block queue -> channels -> txs state machine, receipts and resets.
+"""batcher.channels.manager: the block queue -> channels -> txs state machine, receipts and resets.
 
 Uses ``FakeChannelOut`` from tests/test_batcher_channel.py (exact sizes, so each test can say which
 block fills which channel); see that module's docstring for why.
@@ -13,10 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from batcher.channel import CloseReason, ConfirmOutcome
-from batcher.channel_config import ChannelConfig, ChannelConfigs, DAConfigSelector, DAType, GasPriceCaps
-from batcher.channel_manager import ChannelManager, block_number_at
-from batcher.manager_events import (
+from batcher.channels.channel import CloseReason, ConfirmOutcome
+from batcher.channels.config import ChannelConfig, ChannelConfigs, DAConfigSelector, DAType, GasPriceCaps
+from batcher.channels.events import (
     Blocked,
     BlocksAdded,
     BlockTooLarge,
@@ -33,7 +32,8 @@ from batcher.manager_events import (
     SeqWindowExpired,
     UnknownTx,
 )
-from batcher.sync_actions import SyncActions, compute_sync_actions
+from batcher.channels.manager import ChannelManager, block_number_at
+from batcher.channels.sync_actions import SyncActions, compute_sync_actions
 from common.derive.block_ref import BlockID, L1BlockRef, L2BlockRef
 from common.derive.frame import parse_frames
 from common.derive.rollup_config import GenesisSystemConfig, RollupConfig

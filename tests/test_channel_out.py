@@ -384,8 +384,8 @@ def test_quick_bench_prints_every_section_of_the_table(capsys):
     are those of the slice costs it prints."""
     import re
 
-    from batcher.bench import main
-    from batcher.bench_add_cost import line_ratio
+    from batcher.bench.add_cost import line_ratio
+    from batcher.bench.channels import main
 
     assert main(["--quick"]) == 0
     table = capsys.readouterr().out

@@ -1,4 +1,5 @@
-"""batcher.compression_quality: brotli 11/10/9 per channel from the measured backlog and CPU headroom.
+"""batcher.channels.compression_quality: brotli 11/10/9 per channel from the measured backlog and CPU
+headroom.
 
 Pure parts with hypothesis; the policy in the real channel manager with real span channel outs over the
 real OP Mainnet blocks of ``vectors/kona/batch.hex`` (the CPU clock is a counter the test advances, so
@@ -13,17 +14,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batcher.bench_workload import bench_rollup_config, kona_blocks
-from batcher.channel_config import ChannelConfig, ChannelConfigs, DAConfigSelector, DAType
-from batcher.channel_manager import ChannelManager
-from batcher.compression_quality import (
+from batcher.bench.workload import bench_rollup_config, kona_blocks
+from batcher.channels.compression_quality import (
     BACKLOG_Q10,
     AdaptiveQuality,
     QualityError,
     algo_quality,
     choose_quality,
 )
-from batcher.manager_events import ChannelClosed
+from batcher.channels.config import ChannelConfig, ChannelConfigs, DAConfigSelector, DAType
+from batcher.channels.events import ChannelClosed
+from batcher.channels.manager import ChannelManager
 from common.derive.block_ref import BlockID
 
 loads = st.one_of(st.none(), st.floats(0, 10))

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from batcher.bench_workload import TxFactory, bench_rollup_config, synthetic_blocks
-from batcher.channel_config import ChannelFlags, DAConfigSelector, build_channel_configs
-from batcher.channel_manager import ChannelManager
-from batcher.da_estimate import unsafe_da_bytes
-from batcher.throttle import ControllerType, ThrottleConfig, ThrottleController
+from batcher.bench.workload import TxFactory, bench_rollup_config, synthetic_blocks
+from batcher.channels.config import ChannelFlags, DAConfigSelector, build_channel_configs
+from batcher.channels.manager import ChannelManager
+from batcher.loading.da_estimate import unsafe_da_bytes
+from batcher.throttling.controller import ControllerType, ThrottleConfig, ThrottleController
 from common.derive.l2_block import BlockInput
 
 
@@ -75,7 +75,7 @@ def test_the_controller_decides_the_same_as_with_the_exact_value(factory: TxFact
 
 
 def test_pid_has_no_saturation() -> None:
-    from batcher.throttle import PIDConfig
+    from batcher.throttling.controller import PIDConfig
 
     ctl = ThrottleController(ControllerType.PID, ThrottleConfig(), PIDConfig())
     assert ctl.saturation is None

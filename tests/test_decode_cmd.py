@@ -16,7 +16,7 @@ from eth_account import Account
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from batcher.decode import EXIT_DECODE_ERRORS, main, parse_raw_l1_tx
+from batcher.decode.command import EXIT_DECODE_ERRORS, main, parse_raw_l1_tx
 from batcher.vectors import vectors_dir
 from common.derive.blob import encode_blob
 from common.derive.frame import Frame, encode_tx_data

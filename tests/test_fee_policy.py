@@ -1,4 +1,5 @@
-"""Fee-aware posting (batcher/fee_policy.py, fee_gate.py), the throttle's blob-fee input and ``bench --fees``.
+"""Fee-aware posting (batcher/publishing/fee_policy.py, fee_gate.py), the throttle's blob-fee input and
+``bench --fees``.
 
 The policy is pure, so it is driven with fee samples and real channel managers (fake channel outs, as
 in test_channel_manager); the gate is driven with a real manager and a recording blob-fee reader.
@@ -13,8 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from batcher.batcher_config import parse_batcher_args
-from batcher.fee_gate import FeeGate
-from batcher.fee_policy import (
+from batcher.metrics import new_batcher_metrics
+from batcher.publishing.fee_gate import FeeGate
+from batcher.publishing.fee_policy import (
     FeeDecision,
     FeePolicy,
     FeePolicyConfig,
@@ -24,8 +26,7 @@ from batcher.fee_policy import (
     Verdict,
     pending_work,
 )
-from batcher.metrics import new_batcher_metrics
-from batcher.throttle import ControllerType, ThrottleConfig, ThrottleController, ThrottleError
+from batcher.throttling.controller import ControllerType, ThrottleConfig, ThrottleController, ThrottleError
 from common.derive.block_ref import BlockID
 from common.rpc.types import Header
 from common.service.flags import ConfigError
@@ -323,7 +324,7 @@ def test_scaled_intensity_gives_looser_limits_on_the_linear_controller():
 def test_quick_fee_bench_posts_everything_and_pays_less_on_the_spiky_trace():
     """``op-batcher bench --fees --quick``: no misses; fee-aware pays less on spikes, the same when calm,
     and both modes post exactly the same data."""
-    from batcher.fee_sim import format_fee_table, run_fee_bench
+    from batcher.bench.fees import format_fee_table, run_fee_bench
 
     rows = run_fee_bench(quick=True)
     spiky, calm = rows
@@ -367,8 +368,8 @@ def test_a_head_first_seen_with_nothing_waiting_is_judged_again_once_blocks_arri
 
 async def test_the_driver_holds_tx_data_back_during_a_spike_but_a_flush_is_never_held():
     """With ``fee_aware`` on, publish_step queues nothing while the L1 base fee spikes; admin flush does."""
-    from batcher.channel_config import ChannelFlags, DAConfigSelector, build_channel_configs
-    from batcher.channel_manager import ChannelManager
+    from batcher.channels.config import ChannelFlags, DAConfigSelector, build_channel_configs
+    from batcher.channels.manager import ChannelManager
     from batcher.driver import BatchDriver, DriverConfig
     from tests.test_batcher_driver import ROLLUP, FakeChain, FakeL1, FakeL2, FakeTxMgr, l1_ref, queued
 
@@ -411,7 +412,7 @@ async def test_the_driver_holds_tx_data_back_during_a_spike_but_a_flush_is_never
 
 async def test_the_throttle_loop_reads_the_blob_fee_only_when_it_is_an_input():
     """Floor set: the loop's fee read feeds the controller; a failed read leaves intensity unscaled."""
-    from batcher.throttling import ThrottleLoop
+    from batcher.throttling.loop import ThrottleLoop
 
     calls: list[int] = []
 

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from batcher.channel import CloseReason
+from batcher.channels.channel import CloseReason
 from batcher.metrics import BatcherMetrics, new_batcher_metrics
 from common.service.exposition import go_float
 from common.service.metrics import RpcServerMetrics

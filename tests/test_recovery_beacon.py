@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import pytest
 
 from batcher.batcher_config import parse_batcher_args
-from batcher.recovery import BlobTxRef, RecoveryBlobs, channels_on_l1
+from batcher.loading.recovery import BlobTxRef, RecoveryBlobs, channels_on_l1
 from batcher.service import BatcherL1Client, BatcherService
 from common.derive.batch import rlp_string
 from common.derive.blob import encode_blob

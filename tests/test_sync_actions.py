@@ -1,4 +1,4 @@
-"""batcher.sync_actions: every rule of Go's computeSyncActions (op-batcher.md §4.3)."""
+"""batcher.channels.sync_actions: every rule of Go's computeSyncActions (op-batcher.md §4.3)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batcher.sync_actions import (
+from batcher.channels.sync_actions import (
     BlockRange,
     BlocksInState,
     OutOfSync,
@@ -223,11 +223,11 @@ def test_batcher_core_modules_import_nothing_async_networked_or_clocked():
 
     root = Path(__file__).resolve().parents[1]
     modules = [
-        "batcher.channel",
-        "batcher.channel_config",
-        "batcher.channel_manager",
-        "batcher.sync_actions",
-        "batcher.throttle",
+        "batcher.channels.channel",
+        "batcher.channels.config",
+        "batcher.channels.manager",
+        "batcher.channels.sync_actions",
+        "batcher.throttling.controller",
     ]
     forbidden = ("asyncio", "aiohttp", "prometheus_client", "web3", "socket")
     code = (

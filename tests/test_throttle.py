@@ -1,4 +1,5 @@
-"""batcher.throttle: controller strategies, intensity -> limits, PID timing and the admin semantics."""
+"""batcher.throttling.controller: controller strategies, intensity -> limits, PID timing and the admin
+semantics."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batcher.throttle import (
+from batcher.throttling.controller import (
     ControllerType,
     PIDConfig,
     PIDStrategy,

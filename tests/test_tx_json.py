@@ -8,8 +8,8 @@ import random
 
 import pytest
 
-from batcher.bench_l2 import tx_json_tail
-from batcher.bench_workload import TxFactory
+from batcher.bench.l2 import tx_json_tail
+from batcher.bench.workload import TxFactory
 from common.derive.transaction import decode_transaction, raw_tx_from_json
 from common.derive.tx_json import fast_raw_tx
 

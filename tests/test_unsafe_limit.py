@@ -1,9 +1,9 @@
 """``--max-unsafe-l2-bytes``: with the safe head stuck, loading pauses at the limit and resumes when it moves.
 
 Runs the daemon's real driver, loader, ``EthClient``/``RollupClient`` over HTTP and channel manager against
-the local chain of ``op-batcher bench --e2e`` (:mod:`batcher.bench_l2`, a real JSON-RPC server in its own
+the local chain of ``op-batcher bench --e2e`` (:mod:`batcher.bench.l2`, a real JSON-RPC server in its own
 process serving op-geth-shaped blocks and an op-node sync status whose safe head the test sets). Only the
-tx manager is a stand-in (:class:`batcher.bench_e2e.BenchTxManager`, calldata here: it confirms each tx
+tx manager is a stand-in (:class:`batcher.bench.e2e.BenchTxManager`, calldata here: it confirms each tx
 at once), because no L1 node can take the txs in this test.
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import pytest
 
-from batcher.bench_e2e import bench_daemon
+from batcher.bench.e2e import bench_daemon
 
 BLOCKS = 240
 LIMIT = 150_000

@@ -1,0 +1,4 @@
+"""``op-batcher bench``: channel-building, fill, fee and end-to-end ingest benchmarks (tables, not tests).
+
+May import: every batcher stage, common.
+"""
