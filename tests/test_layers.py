@@ -113,6 +113,43 @@ def test_no_import_reaches_up_a_layer():
     assert upward == []
 
 
+STAGE_IMPORTS = {
+    "channels": {"common", "batcher.metrics"},
+    "throttling": {"common", "batcher.metrics"},
+    "decode": {"common"},
+    "publishing": {"common", "batcher.metrics", "batcher.channels"},
+    "loading": {
+        "common",
+        "batcher.metrics",
+        "batcher.clients",
+        "batcher.driver_config",
+        "batcher.channels",
+        "batcher.throttling",
+    },
+}
+"""What each stage package of batcher/ may import (its docstring says the same); shadow and bench, the
+subcommands on top, may import any stage."""
+
+
+def _stage_of(module: str) -> str:
+    """``batcher.channels.manager`` -> ``batcher.channels``; shell modules stay themselves; others: top."""
+    parts = module.split(".")
+    if parts[0] != "batcher":
+        return parts[0]
+    return ".".join(parts[:2]) if len(parts) > 1 else "batcher"
+
+
+def test_batcher_stages_import_only_what_their_docstring_allows():
+    bad = []
+    for v, ws in graph().items():
+        stage = _stage_of(v)
+        allowed = STAGE_IMPORTS.get(stage.removeprefix("batcher."))
+        if not stage.startswith("batcher.") or allowed is None:
+            continue
+        bad += [(v, w) for w in ws if _stage_of(w) != stage and _stage_of(w) not in allowed]
+    assert bad == []
+
+
 def test_the_checker_sees_a_cycle():
     """The checker itself: a two-module loop, a loop through a function-level import."""
     assert cycles({"a": {"b"}, "b": {"a"}, "c": {"a"}}) == [["a", "b"]]

@@ -1,5 +1,5 @@
 """``op-batcher decode``: read any batcher's txs from L1 (calldata, blobs) and report frames, channels,
 batches and L2 blocks.
 
-May import: batcher.loading (recovery's readers), common.
+May import: common only.
 """

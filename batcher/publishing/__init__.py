@@ -1,5 +1,5 @@
 """Publishing: frames -> tx candidates (calldata, blobs, Alt-DA commitments) and the opt-in fee-aware posting
 gate.
 
-May import: batcher.channels, common.
+May import: batcher.channels, batcher.metrics, common.
 """
