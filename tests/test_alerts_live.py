@@ -318,9 +318,13 @@ def test_rollup_node_down(live):
     retrying, their failed ``optimism_*`` calls raise OpBatcherRollupNodeErrors and
     OpProposerRollupNodeErrors. Back up, batches land again; the alerts' 5m window keeps them firing
     for 5 minutes after the outage (the window is shipped, not shortened), so that is not waited for."""
+    calls = 'sum(op_proposer_default_rpc_client_responses_total{method="optimism_syncStatus"})'
+    before = scalar(live, calls)
+    # The proposer was restarted over its admin RPC just before: its loop must be ticking again.
+    wait_for(live, "the proposer polling the rollup node", lambda: scalar(live, calls) > before)
     live.rollup_proxy.down()
     try:
-        wait_alerts(live, {"OpBatcherRollupNodeErrors", "OpProposerRollupNodeErrors"})
+        wait_alerts(live, {"OpBatcherRollupNodeErrors", "OpProposerRollupNodeErrors"}, timeout=STUCK_TIMEOUT)
         assert len(live.prom.query("up == 1")) == 2
     finally:
         live.rollup_proxy.up()
