@@ -14,8 +14,7 @@ talks to it through queues of small messages:
 * ``flush`` / ``stop`` arrive as messages too.
 
 The pieces live next door: :mod:`batcher.loading.block_loader` (sync status -> sync actions -> L2 blocks into
-the
-manager, reorgs, recovery of channels already on L1; it runs in the state task),
+the manager, reorgs, recovery of channels already on L1; it runs in the state task),
 :mod:`batcher.publishing.publisher`
 (tx data -> candidates; the compressing call runs in a worker thread so the RPC server stays responsive
 while a multi-blob channel is compressed), :mod:`batcher.channels.reporter` (manager events -> Go's logs and

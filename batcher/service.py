@@ -8,8 +8,7 @@ balance poller, metrics server, driver, JSON-RPC server (admin namespace with ``
 gracefully (tx manager closed first, in-flight txs awaited); a second signal forces the stop.
 
 The L1 client is a :class:`BatcherL1Client`: restart recovery (``batcher.loading.recovery.channels_on_l1``,
-called
-by the driver with this client) reads the blobs of the batcher's own blob txs through its ``tx_blobs``:
+called by the driver with this client) reads the blobs of the batcher's own blob txs through its ``tx_blobs``:
 ``--l1-beacon`` (a Python addition) first, then ``anvil_getBlobsByTransactionHash``.
 """
 

@@ -1,8 +1,7 @@
 """The benchmark's channel driver: channel outs fed a block backlog as the channel manager feeds them.
 
 Shared by every ``op-batcher bench`` section (:mod:`batcher.bench.channels`, :mod:`batcher.bench.add_cost`):
-the
-blob frame size and channel target the sections measure at, :func:`drain` (consecutive channels from a
+the blob frame size and channel target the sections measure at, :func:`drain` (consecutive channels from a
 backlog, frames cut as they appear), the CPU clock, and the :class:`Row` each section reports.
 """
 

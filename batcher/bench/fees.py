@@ -1,8 +1,7 @@
 """``op-batcher bench --fees``: L1 fee traces replayed through fee-aware posting and the real channel manager.
 
-Each run feeds the same synthetic L2 chain (``batcher.bench.channels`` blocks: signed-tx templates, 2 s
-blocks,
-6 per L1 block) into a real :class:`~batcher.channels.manager.ChannelManager` with real span-batch
+Each run feeds the same synthetic L2 chain (``batcher.bench.workload`` blocks: signed-tx templates, 2 s
+blocks, 6 per L1 block) into a real :class:`~batcher.channels.manager.ChannelManager` with real span-batch
 channel outs (blobs, zlib, shadow compressor), one L1 block (12 s) per step:
 
 1. the L2 blocks of that L1 block are added; the fee sample of the L1 head is observed;

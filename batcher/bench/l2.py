@@ -12,9 +12,8 @@ show up as that process's CPU and not as the batcher's, answers what the batcher
 
 Profiles (:data:`PROFILES`): ``base`` (Base-like: ~298 txs, ~95 KB a block), ``op-mainnet`` (8-20 txs
 a block) from the synthetic tx factory of :mod:`batcher.bench.channels`, and ``vectors`` (the 143 real OP
-Mainnet
-blocks of ``vectors/kona/batch.hex``, chain id 10). A tx pool is minted once; block ``n`` takes the next
-slice of it, so a run no longer than the pool never repeats a tx (repeats would flatter the compressor).
+Mainnet blocks of ``vectors/kona/batch.hex``, chain id 10). A tx pool is minted once; block ``n`` takes the
+next slice of it, so a run no longer than the pool never repeats a tx (repeats would flatter the compressor).
 Blocks past the pool wrap around (the memory benchmark's 10,000 offered blocks).
 """
 

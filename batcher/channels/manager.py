@@ -13,8 +13,7 @@ The loop, as the driver runs it (one task owns the manager; every method is sync
    channel, and its blocks are queued again.
 
 Blocks stay in the queue (:mod:`batcher.channels.block_queue`) until they are safe (``prune_safe_blocks``);
-the
-cursor marks the first block not yet in a channel, so dropping a channel is just moving the cursor back.
+the cursor marks the first block not yet in a channel, so dropping a channel is just moving the cursor back.
 
 Beyond Go:
 
@@ -227,8 +226,7 @@ class ChannelManager:
         """Drop ``n`` channels (all safe) from the front of the channel queue.
 
         Their tx ids stay mapped so late receipts (num-confirmations after the safe head moved) are
-        still recognised.
-        """
+        still recognised."""
         if n > len(self._channels) or n < 0:
             raise ValueError(f"cannot prune {n} channels: {len(self._channels)} in queue")
         if self._current is not None and self._current in self._channels[:n]:

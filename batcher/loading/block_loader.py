@@ -2,9 +2,8 @@
 
 Each tick of the driver's state task runs :meth:`BlockLoader.load_step`: the rollup node's sync status ->
 :func:`~batcher.channels.sync_actions.compute_sync_actions` (prune what became safe, clear on a reorg, the
-range
-to load) -> the blocks, fetched :data:`FETCH_CONCURRENCY` at a time in chunks of :data:`LOAD_CHUNK`, with
-a publish pass between chunks so a backlog starts draining at once. An L2 reorg clears the state and
+range to load) -> the blocks, fetched :data:`FETCH_CONCURRENCY` at a time in chunks of :data:`LOAD_CHUNK`,
+with a publish pass between chunks so a backlog starts draining at once. An L2 reorg clears the state and
 waits for the node to sync again. After the first load since start, the batcher's own txs past the node's
 current L1 are read back and the channels already complete on L1 are marked as submitted.
 

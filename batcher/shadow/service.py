@@ -8,9 +8,8 @@ Started with the batcher's own command line plus ``--shadow.batcher-address`` (s
   ``--l1-beacon``) and decoded into channels and L2 blocks by :mod:`batcher.shadow.incumbent`;
 * **shadow** (ours): this batcher's own channel manager, framing and channel verification
   (:func:`batcher.publishing.publisher.next_tx_data`) run on the live L2 chain, from the rollup node's safe
-  head at
-  start to its unsafe head, with a publisher that only records: each tx is "confirmed" at once at the L1
-  head it was made at, and a fully recorded channel is pruned. Nothing depends on the incumbent's
+  head at start to its unsafe head, with a publisher that only records: each tx is "confirmed" at once at the
+  L1 head it was made at, and a fully recorded channel is pruned. Nothing depends on the incumbent's
   progress or touches its state.
 
 Why our side has its own small loader instead of :class:`~batcher.loading.block_loader.BlockLoader`: the

@@ -2,9 +2,8 @@
 
 The driver's state task calls :meth:`ThrottleLoop.signal` with the backlog; the loop task turns the newest
 value into limits with the :class:`~batcher.throttling.controller.ThrottleController` (recording the metrics)
-and hands
-them to one task per block-builder endpoint. Each queue holds one item, so a slow endpoint only ever sees
-the latest limits. An endpoint that answers with a method-not-found-class JSON-RPC error asks the app to
+and hands them to one task per block-builder endpoint. Each queue holds one item, so a slow endpoint only ever
+sees the latest limits. An endpoint that answers with a method-not-found-class JSON-RPC error asks the app to
 shut down (Go: "either enable it or disable throttling"); other failures are retried every
 :data:`THROTTLE_RETRY` seconds or as soon as newer limits arrive. With ``throttle.blob-fee-floor`` set
 (our addition) the loop reads the blob base fee (``blob_fee``, the tx manager's ``eth_blobBaseFee``)
