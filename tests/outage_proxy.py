@@ -48,6 +48,10 @@ class OutageProxy:
         except OSError:
             writer.close()
             return
+        if not self._up:  # went down while this connection was being opened: it must not escape the cut
+            writer.close()
+            up_writer.close()
+            return
         self._writers.update((writer, up_writer))
 
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
