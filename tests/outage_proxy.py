@@ -56,12 +56,14 @@ class OutageProxy:
 
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             with contextlib.suppress(OSError, asyncio.CancelledError):
-                while data := await src.read(65536):
+                while (data := await src.read(65536)) and self._up:  # nothing crosses while down
                     dst.write(data)
                     await dst.drain()
             dst.close()
 
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        writer.close()
+        up_writer.close()
         self._writers.difference_update((writer, up_writer))
 
     def down(self) -> None:

@@ -294,25 +294,6 @@ def test_l1_rpc_down(live):
     wait_for(live, "a batch confirmed after the outage", lambda: batch_confirmed_after(live, back))
 
 
-def test_services_stopped_over_admin_rpc(live):
-    """``admin_stopBatcher`` and ``admin_stopProposer``: both services stay up and scraped, their
-    ``stopped`` gauge reads 1 and OpBatcherStopped / OpProposerStopped fire; started again over the same
-    RPC, both resolve and batches land again."""
-    names = {"OpBatcherStopped", "OpProposerStopped"}
-    admin = {"batcher": "Batcher", "proposer": "Proposer"}
-    for name, what in admin.items():
-        rpc_call(admin_url(live, name), f"admin_stop{what}", [], timeout=60)
-    try:
-        wait_alerts(live, names)
-        assert len(live.prom.query("up == 1")) == 2
-    finally:
-        for name, what in admin.items():
-            rpc_call(admin_url(live, name), f"admin_start{what}", [], timeout=60)
-    back = time.time()
-    wait_resolved(live, names)
-    wait_for(live, "a batch confirmed after the restart", lambda: batch_confirmed_after(live, back))
-
-
 def test_rollup_node_down(live):
     """The rollup node's endpoint refuses connections (TCP proxy): both services keep running and
     retrying, their failed ``optimism_*`` calls raise OpBatcherRollupNodeErrors and
@@ -330,6 +311,25 @@ def test_rollup_node_down(live):
         live.rollup_proxy.up()
     back = time.time()
     wait_for(live, "a batch confirmed after the outage", lambda: batch_confirmed_after(live, back))
+
+
+def test_services_stopped_over_admin_rpc(live):
+    """``admin_stopBatcher`` and ``admin_stopProposer``: both services stay up and scraped, their
+    ``stopped`` gauge reads 1 and OpBatcherStopped / OpProposerStopped fire; started again over the same
+    RPC, both resolve and batches land again."""
+    names = {"OpBatcherStopped", "OpProposerStopped"}
+    admin = {"batcher": "Batcher", "proposer": "Proposer"}
+    for name, what in admin.items():
+        rpc_call(admin_url(live, name), f"admin_stop{what}", [], timeout=60)
+    try:
+        wait_alerts(live, names)
+        assert len(live.prom.query("up == 1")) == 2
+    finally:
+        for name, what in admin.items():
+            rpc_call(admin_url(live, name), f"admin_start{what}", [], timeout=60)
+    back = time.time()
+    wait_resolved(live, names)
+    wait_for(live, "a batch confirmed after the restart", lambda: batch_confirmed_after(live, back))
 
 
 def test_batcher_process_killed(live):
